@@ -1,0 +1,137 @@
+# nerd - named-entity and relation extraction daemon.
+#
+#   make              build build/nerd and build/libnerd.a
+#   make deps         install the Debian packages nerd needs to build and test (apt-get)
+#   make demo         build, start the daemon on its defaults, send the seed article, show the result
+#   make test         build and run every test: unit, rule examples, integration, sanitizers, valgrind
+#   make eval         score nerd extract on every gold file under ../shared/eval
+#   make bench        throughput, latency, scaling and memory figures
+#   make SANITIZER=address,undefined   build into build-asan/ with the sanitizers
+#
+# Generated protobuf code lives in $(BUILD)/gen and is never committed.
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+SHARED    ?= ../shared
+PYTHON    ?= /usr/bin/python3
+
+NERD_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+               -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+               -Wcast-qual -Werror -MMD -MP -pthread
+GEN_CFLAGS  := -std=c11 -O2 -g -MMD -MP
+
+ifneq ($(SANITIZER),)
+BUILD     ?= build-san
+SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD     ?= build
+SAN_FLAGS :=
+endif
+
+PKGS_LIBS := libzmq libprotobuf-c libpcre2-8
+LIBS_ENGINE := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+LIBS_DAEMON := $(shell pkg-config --libs libzmq libprotobuf-c 2>/dev/null || echo -lzmq -lprotobuf-c)
+LIBS_TEST   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CPPFLAGS  += -Iinclude -Ilib -Idaemon -I$(BUILD)/gen
+
+LIB_SRC    := $(wildcard lib/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_LIBOBJ := $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
+GEN_C      := $(BUILD)/gen/nerd.pb-c.c
+GEN_H      := $(BUILD)/gen/nerd.pb-c.h
+GEN_OBJ    := $(BUILD)/gen/nerd.pb-c.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
+            libpcre2-dev libcmocka-dev protobuf-compiler python3 python3-pytest python3-zmq \
+            python3-protobuf valgrind
+
+.PHONY: all deps demo test unit rules-test integration sanitize memcheck eval bench clean
+
+all: $(BUILD)/nerd
+
+# Installs the Debian packages only when one is missing, so `make test` stays quick on a ready
+# machine.  apt-get needs root: run as root, or have sudo.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+$(GEN_C) $(GEN_H): proto/nerd.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/nerd.proto
+
+$(GEN_OBJ): $(GEN_C)
+	$(CC) $(GEN_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(NERD_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/daemon/%.o: daemon/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(NERD_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/libnerd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/nerd: $(DAEMON_OBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
+
+$(BUILD)/tests/%.o: tests/unit/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(NERD_CFLAGS) -Wno-missing-prototypes $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(DAEMON_LIBOBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_TEST) $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
+
+# ---- tests --------------------------------------------------------------------------------
+
+test: deps
+	$(MAKE) unit rules-test integration
+	$(MAKE) sanitize
+	$(MAKE) memcheck
+	@echo "make test: all passed"
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; NERD_RULES=rules/en $$t; done
+
+rules-test: $(BUILD)/nerd
+	$(BUILD)/nerd rules check rules/en
+	$(BUILD)/nerd rules test rules/en
+
+integration: $(BUILD)/nerd
+	NERD_BIN=$(abspath $(BUILD)/nerd) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# The whole suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) SANITIZER=address,undefined unit rules-test
+	ASAN_OPTIONS=detect_leaks=1 $(MAKE) SANITIZER=address,undefined integration
+
+# The daemon's integration tests with the daemon under valgrind: any error or leak fails.
+memcheck: $(BUILD)/nerd
+	NERD_BIN=$(abspath $(BUILD)/nerd) NERD_VALGRIND=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    tests/integration -k "valgrind_safe"
+
+# ---- demo, eval, bench ---------------------------------------------------------------------
+
+demo: deps $(BUILD)/nerd
+	@tests/demo.sh $(BUILD)/nerd $(SHARED)/eval/seed/article.txt
+
+eval: $(BUILD)/nerd
+	@tests/eval.sh $(BUILD)/nerd $(SHARED)/eval
+
+clean:
+	rm -rf build build-san
+
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/daemon/*.d $(BUILD)/tests/*.d $(BUILD)/gen/*.d)
