@@ -50,7 +50,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
             libpcre2-dev libcmocka-dev protobuf-compiler python3 python3-pytest python3-zmq \
             python3-protobuf valgrind
 
-.PHONY: all deps demo test unit rules-test integration sanitize memcheck eval bench clean
+.PHONY: all deps demo test unit rules-test integration sanitize memcheck eval bench fuzz clean
 
 all: $(BUILD)/nerd
 
@@ -95,6 +95,22 @@ $(BUILD)/tests/%.o: tests/unit/%.c $(GEN_H)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(DAEMON_LIBOBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_TEST) $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
 
+$(BUILD)/bench/%.o: bench/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(NERD_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/nerd_bench: $(BUILD)/bench/nerd_bench.o $(DAEMON_LIBOBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
+
+FUZZ_TARGETS := extract rules utf8
+
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(NERD_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(DAEMON_LIBOBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
+
 # ---- tests --------------------------------------------------------------------------------
 
 test: deps
@@ -103,8 +119,10 @@ test: deps
 	$(MAKE) memcheck
 	@echo "make test: all passed"
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; NERD_RULES=rules/en $$t; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  NERD_RULES=rules/en $(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t; done
 
 rules-test: $(BUILD)/nerd
 	$(BUILD)/nerd rules check rules/en
@@ -128,10 +146,33 @@ memcheck: $(BUILD)/nerd
 demo: deps $(BUILD)/nerd
 	@tests/demo.sh $(BUILD)/nerd $(SHARED)/eval/seed/article.txt
 
+bench: $(BUILD)/nerd $(BUILD)/nerd_bench
+	bench/run.sh $(BUILD) $(SHARED)/bench/bbc-news.jsonl
+
 eval: $(BUILD)/nerd
 	@tests/eval.sh $(BUILD)/nerd $(SHARED)/eval
 
-clean:
-	rm -rf build build-san
+# Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target (default 60).  New
+# inputs land in build-fuzz/corpus/; copy the interesting ones and every crash into
+# tests/fuzz/corpus/TARGET/ so `make test` replays them from then on.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get install -y -q clang libclang-rt-dev; }
+	$(MAKE) CC=clang BUILD=build-fuzz SANITIZER=fuzzer-no-link,address,undefined \
+	    build-fuzz/libnerd.a $(DAEMON_LIBOBJ:$(BUILD)/%=build-fuzz/%) build-fuzz/gen/nerd.pb-c.o \
+	    $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%.o)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang -fsanitize=fuzzer,address,undefined -pthread -o build-fuzz/fuzz_$$t \
+	    build-fuzz/fuzz/fuzz_$$t.o $(DAEMON_LIBOBJ:$(BUILD)/%=build-fuzz/%) build-fuzz/gen/nerd.pb-c.o \
+	    build-fuzz/libnerd.a $(LIBS_DAEMON) $(LIBS_ENGINE) -lm; \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  NERD_RULES=rules/en build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/daemon/*.d $(BUILD)/tests/*.d $(BUILD)/gen/*.d)
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/daemon/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d $(BUILD)/fuzz/*.d $(BUILD)/gen/*.d)

@@ -1,0 +1,256 @@
+/*
+ * nerd_bench.c - engine figures for `make bench`: one thread, no sockets.
+ *
+ *   nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]
+ *
+ * Measures, over the corpus (JSON Lines of {"id","text"}):
+ *   - rule-set load/compile time;
+ *   - extraction MB/s and documents/s, one thread, and the time per stage (normalise, tokenise,
+ *     gazetteer, patterns, link, relations) from the engine's own stage clocks, plus protobuf
+ *     encoding of every result (the daemon's codec);
+ *   - size scaling: the corpus cut into documents of 1 KiB, 4 KiB, 64 KiB and 1 MiB: ns per byte
+ *     must stay flat (extraction is linear in the text);
+ *   - rule scaling, when SYNTH_DIR is given: SYNTH_DIR/10k, /100k, /1m are copies of the rule set
+ *     with a synthetic gazetteer of that many extra entries (bench/run.sh makes them).
+ *
+ * Prints one JSON object per figure on stdout; bench/run.sh prints the table and keeps the JSON.
+ * Links the engine and the daemon's codec and JSON Lines reader, nothing of ZeroMQ.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "docsrc.h"
+#include "nerd.h"
+
+typedef struct corpus {
+    char **texts;
+    size_t *lens;
+    size_t count;
+    size_t bytes;
+} corpus_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "nerd_bench: %s\n", what);
+    exit(1);
+}
+
+static void corpus_add(corpus_t *c, const char *text, size_t len)
+{
+    c->texts = realloc(c->texts, (c->count + 1) * sizeof *c->texts);
+    c->lens = realloc(c->lens, (c->count + 1) * sizeof *c->lens);
+    char *copy = malloc(len + 1);
+    if (c->texts == NULL || c->lens == NULL || copy == NULL)
+        die("out of memory");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    c->texts[c->count] = copy;
+    c->lens[c->count] = len;
+    c->count++;
+    c->bytes += len;
+}
+
+static void corpus_free(corpus_t *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        free(c->texts[i]);
+    free(c->texts);
+    free(c->lens);
+    memset(c, 0, sizeof *c);
+}
+
+static corpus_t corpus_read(const char *path)
+{
+    corpus_t c = { 0 };
+    char *paths[1] = { (char *)(uintptr_t)path };
+    docsrc_t *src = docsrc_new(paths, 1, 1);
+    docsrc_doc_t doc;
+    int rc;
+
+    if (src == NULL)
+        die("out of memory");
+    while ((rc = docsrc_next(src, &doc)) != 0) {
+        if (rc < 0)
+            die(doc.error);
+        corpus_add(&c, doc.text, doc.text_len);
+    }
+    docsrc_destroy(&src);
+    return c;
+}
+
+/* Cuts the corpus into documents of about size bytes (at a blank, so UTF-8 stays whole),
+ * repeating it until at least total bytes are made. */
+static corpus_t corpus_resize(const corpus_t *in, size_t size, size_t total)
+{
+    corpus_t out = { 0 };
+    char *chunk = malloc(size + 1);
+    size_t fill = 0;
+
+    if (chunk == NULL)
+        die("out of memory");
+    for (size_t i = 0; out.bytes < total; i = (i + 1) % in->count) {
+        const char *t = in->texts[i];
+        size_t n = in->lens[i], pos = 0;
+        while (pos < n && out.bytes < total) {
+            size_t take = n - pos < size - fill ? n - pos : size - fill;
+            /* Do not split a UTF-8 sequence: back off to a byte that starts a character. */
+            while (take > 0 && pos + take < n && ((unsigned char)t[pos + take] & 0xC0) == 0x80)
+                take--;
+            memcpy(chunk + fill, t + pos, take);
+            fill += take;
+            pos += take;
+            if (fill + 4 >= size || take == 0) {
+                corpus_add(&out, chunk, fill);
+                fill = 0;
+            }
+        }
+        if (fill < size)
+            chunk[fill++] = '\n';
+    }
+    free(chunk);
+    return out;
+}
+
+typedef struct run {
+    double seconds;
+    double encode_seconds;
+    size_t failed;
+    nerd_stage_times_t stages;
+} run_t;
+
+static run_t run_corpus(const nerd_rules_t *rules, const corpus_t *c, int encode)
+{
+    run_t r = { 0 };
+    nerd_worker_t *worker = nerd_worker_new();
+    nerd_arena_t *arena = nerd_arena_new(1 << 16);
+    nerd_limits_t limits;
+
+    if (worker == NULL || arena == NULL)
+        die("out of memory");
+    nerd_limits_default(&limits);
+    limits.max_bytes = 0;
+    limits.time_budget_ms = 0;
+    double start = now_s();
+    for (size_t i = 0; i < c->count; i++) {
+        const nerd_result_t *result;
+        if (nerd_extract(worker, rules, c->texts[i], c->lens[i], &limits, &result) != 0) {
+            r.failed++;
+            continue;
+        }
+        if (encode) {
+            double e0 = now_s();
+            codec_result_meta_t meta = { "bench", nerd_rules_version(rules), 0, NULL, 0 };
+            uint8_t *bytes;
+            size_t len;
+            Nerd__V1__Result *msg = codec_result_build(arena, &meta, result);
+            if (msg == NULL || codec_result_pack(arena, msg, &bytes, &len) != 0)
+                die("encoding failed");
+            nerd_arena_reset(arena);
+            r.encode_seconds += now_s() - e0;
+        }
+    }
+    r.seconds = now_s() - start;
+    nerd_worker_stage_times(worker, &r.stages);
+    nerd_arena_destroy(&arena);
+    nerd_worker_destroy(&worker);
+    return r;
+}
+
+static nerd_rules_t *load_rules(const char *dir, double *seconds)
+{
+    char *errors = NULL;
+    double start = now_s();
+    nerd_rules_t *rules = nerd_rules_load(dir, &errors);
+    *seconds = now_s() - start;
+    if (rules == NULL) {
+        fprintf(stderr, "nerd_bench: %s:\n%s", dir, errors ? errors : "cannot load\n");
+        free(errors);
+        exit(1);
+    }
+    return rules;
+}
+
+static void print_engine(const nerd_rules_t *rules, const corpus_t *c)
+{
+    run_corpus(rules, c, 0); /* warm caches and the allocator */
+    run_t r = run_corpus(rules, c, 1);
+    double extract_s = r.seconds - r.encode_seconds;
+    const nerd_stage_times_t *s = &r.stages;
+
+    printf("{\"figure\":\"engine\",\"docs\":%zu,\"mb\":%.3f,\"seconds\":%.4f,"
+           "\"mb_per_s\":%.2f,\"docs_per_s\":%.1f,\"failed\":%zu}\n",
+           c->count, c->bytes / 1e6, extract_s, c->bytes / 1e6 / extract_s,
+           c->count / extract_s, r.failed);
+    printf("{\"figure\":\"stages\",\"normalise_ms\":%.2f,\"tokenise_ms\":%.2f,"
+           "\"gazetteer_ms\":%.2f,\"patterns_ms\":%.2f,\"link_ms\":%.2f,\"relations_ms\":%.2f,"
+           "\"encode_ms\":%.2f}\n",
+           s->normalise / 1e6, s->tokenise / 1e6, s->gazetteer / 1e6, s->patterns / 1e6,
+           s->link / 1e6, s->relations / 1e6, r.encode_seconds * 1e3);
+}
+
+static void print_size_scaling(const nerd_rules_t *rules, const corpus_t *c)
+{
+    static const size_t sizes[] = { 1024, 4096, 65536, 1048576 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        corpus_t sized = corpus_resize(c, sizes[i], 4u << 20);
+        run_corpus(rules, &sized, 0);
+        run_t r = run_corpus(rules, &sized, 0);
+        printf("{\"figure\":\"size_scaling\",\"doc_bytes\":%zu,\"docs\":%zu,\"ns_per_byte\":%.2f,"
+               "\"mb_per_s\":%.2f,\"failed\":%zu}\n",
+               sizes[i], sized.count, r.seconds * 1e9 / sized.bytes,
+               sized.bytes / 1e6 / r.seconds, r.failed);
+        corpus_free(&sized);
+    }
+}
+
+static void print_rule_scaling(const char *synth_dir, const corpus_t *c)
+{
+    static const char *const sizes[] = { "10k", "100k", "1m" };
+    char dir[4096];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        double load_s;
+        snprintf(dir, sizeof dir, "%s/%s", synth_dir, sizes[i]);
+        nerd_rules_t *rules = load_rules(dir, &load_s);
+        run_corpus(rules, c, 0);
+        run_t r = run_corpus(rules, c, 0);
+        printf("{\"figure\":\"rule_scaling\",\"extra_entries\":\"%s\",\"load_ms\":%.1f,"
+               "\"ns_per_byte\":%.2f,\"mb_per_s\":%.2f}\n",
+               sizes[i], load_s * 1e3, r.seconds * 1e9 / c->bytes, c->bytes / 1e6 / r.seconds);
+        nerd_rules_unref(&rules);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]\n");
+        return 2;
+    }
+    double load_s;
+    nerd_rules_t *rules = load_rules(argv[1], &load_s);
+    corpus_t c = corpus_read(argv[2]);
+
+    printf("{\"figure\":\"rules_load\",\"rules\":%zu,\"ms\":%.1f}\n", nerd_rules_count(rules),
+           load_s * 1e3);
+    fflush(stdout);
+    print_engine(rules, &c);
+    fflush(stdout);
+    print_size_scaling(rules, &c);
+    fflush(stdout);
+    if (argc > 3)
+        print_rule_scaling(argv[3], &c);
+    nerd_rules_unref(&rules);
+    corpus_free(&c);
+    return 0;
+}

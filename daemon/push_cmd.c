@@ -1,0 +1,169 @@
+/*
+ * push_cmd.c - `nerd push`: send documents to a running daemon's input socket.
+ *
+ * A PUSH socket connects (by default) to the daemon's PULL; each document is one frame holding a
+ * nerd.v1.Document.  At exit the socket lingers until every frame is handed to the network (or
+ * --timeout runs out), so `nerd push FILE && ...` does not lose the tail of a batch.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "docsrc.h"
+#include "endpoint.h"
+
+#define PUSH_DEFAULT_TO "tcp://127.0.0.1:5555"
+
+static const char push_usage[] =
+    "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [FILE...]\n"
+    "\n"
+    "Sends each document to a nerd daemon as a nerd.v1.Document (one ZeroMQ frame); the results\n"
+    "come out of the daemon's PUB socket (see `nerd tail`).\n"
+    "\n"
+    "Input:\n"
+    "  FILE...              plain text files, one document each, id = the file name as given;\n"
+    "                       no FILE or \"-\" reads stdin (id \"stdin\")\n"
+    "  -j, --jsonl          the inputs are JSON Lines: {\"id\":...,\"text\":...} a line\n"
+    "\n"
+    "Options:\n"
+    "  -t, --to ENDPOINT    the daemon's input (default " PUSH_DEFAULT_TO ", connected;\n"
+    "                       \"@tcp://...\" binds instead; several separated by commas)\n"
+    "  -T, --timeout MS     give up sending, and waiting for delivery at exit, after MS\n"
+    "                       milliseconds (default: wait as long as it takes)\n"
+    "  -v, --verbose        say how many documents were sent\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit status: 0 all sent, 1 an input could not be read or a send failed, 2 usage error.\n"
+    "\n"
+    "Examples:\n"
+    "  nerd push article.txt\n"
+    "  nerd push --jsonl --to tcp://10.0.0.5:5555 news.jsonl\n";
+
+typedef struct push_opts {
+    const char *to;
+    int jsonl;
+    int timeout_ms;     /* -1 = forever */
+    int verbose;
+} push_opts_t;
+
+static int push_parse(int argc, char **argv, push_opts_t *opts)
+{
+    static const struct option longopts[] = {
+        { "to", required_argument, NULL, 't' },
+        { "jsonl", no_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 'T' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    opts->to = PUSH_DEFAULT_TO;
+    opts->timeout_ms = -1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":t:jT:vh", longopts, NULL)) != -1) {
+        long value;
+        switch (opt) {
+        case 't':
+            opts->to = optarg;
+            break;
+        case 'j':
+            opts->jsonl = 1;
+            break;
+        case 'T':
+            if (cli_parse_long(optarg, 0, 86400000L, &value) != 0)
+                return cli_usage_error("push", "--timeout: '%s' is not a number of milliseconds",
+                                       optarg);
+            opts->timeout_ms = (int)value;
+            break;
+        case 'v':
+            opts->verbose = 1;
+            break;
+        case 'h':
+            fputs(push_usage, stdout);
+            return -1;
+        default:
+            return cli_bad_option("push", argv, opt);
+        }
+    }
+    return 0;
+}
+
+/* Sends one document; returns 0 or -1 (errno from ZeroMQ). */
+static int push_send(void *socket, const docsrc_doc_t *doc)
+{
+    size_t size = codec_document_encode(doc->id, doc->id_len, doc->text, doc->text_len, NULL);
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, size) != 0)
+        return -1;
+    codec_document_encode(doc->id, doc->id_len, doc->text, doc->text_len, zmq_msg_data(&msg));
+    if (zmq_msg_send(&msg, socket, 0) < 0) {
+        int saved = errno;
+        zmq_msg_close(&msg);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends every document of src; returns the exit status. */
+static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts)
+{
+    int status = CLI_OK;
+    size_t sent = 0;
+    docsrc_doc_t doc;
+    int rc;
+    while ((rc = docsrc_next(src, &doc)) != 0) {
+        if (rc < 0) {
+            fprintf(stderr, "nerd push: %s\n", doc.error);
+            status = CLI_FAILED;
+            continue;
+        }
+        if (push_send(socket, &doc) != 0) {
+            fprintf(stderr, "nerd push: cannot send %s: %s\n", doc.id,
+                    errno == EAGAIN ? "timed out (is the daemon running?)" : zmq_strerror(errno));
+            return CLI_FAILED;
+        }
+        sent++;
+    }
+    if (opts->verbose)
+        fprintf(stderr, "nerd push: sent %zu documents to %s\n", sent, opts->to);
+    return status;
+}
+
+int push_main(int argc, char **argv)
+{
+    push_opts_t opts;
+    memset(&opts, 0, sizeof opts);
+    int rc = push_parse(argc, argv, &opts);
+    if (rc != 0)
+        return rc < 0 ? CLI_OK : rc;
+    endpoint_list_t endpoints;
+    char err[512];
+    if (endpoint_parse(opts.to, 0, &endpoints, err, sizeof err) != 0)
+        return cli_usage_error("push", "--to: %s", err);
+
+    docsrc_t *src = docsrc_new(argv + optind, (size_t)(argc - optind), opts.jsonl);
+    void *ctx = zmq_ctx_new();
+    void *socket = ctx != NULL ? zmq_socket(ctx, ZMQ_PUSH) : NULL;
+    int status = CLI_FAILED;
+    if (src == NULL || socket == NULL) {
+        fprintf(stderr, "nerd push: cannot start: %s\n", zmq_strerror(errno));
+    } else {
+        zmq_setsockopt(socket, ZMQ_LINGER, &opts.timeout_ms, sizeof opts.timeout_ms);
+        zmq_setsockopt(socket, ZMQ_SNDTIMEO, &opts.timeout_ms, sizeof opts.timeout_ms);
+        if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
+            fprintf(stderr, "nerd push: %s\n", err);
+        else
+            status = push_all(socket, src, &opts);
+    }
+    if (socket != NULL)
+        zmq_close(socket);
+    if (ctx != NULL)
+        zmq_ctx_term(ctx);
+    docsrc_destroy(&src);
+    return status;
+}

@@ -1,0 +1,562 @@
+/*
+ * extract.c - nerd_extract(): the pipeline that turns one text into entities and relations.
+ *
+ *   limits -> UTF-8 check -> shadow text (C0 controls blanked) -> tokens -> gazetteer hits
+ *   -> for each phase: gazetteer hits + entity patterns, overlap resolution, masking
+ *   -> linking (link.c) -> relations, pronouns, speakers (relate.c) -> result.
+ *
+ * The shadow text is the only text patterns see.  After each phase every accepted entity of L
+ * bytes is overwritten by its type byte and L-1 filler bytes, so later patterns see it as one
+ * unit ({TYPE} in a pattern matches exactly that), byte offsets never change and the shadow
+ * stays valid UTF-8.  Everything per document lives in the worker's arena; pattern calls reuse
+ * the worker's match data, run under match and depth limits, and the clock is checked between
+ * calls against the document's time budget.
+ */
+#include "extract.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_MAX_BYTES (4u * 1024u * 1024u)
+#define DEFAULT_MAX_ENTITIES 100000u
+#define DEFAULT_MATCH_LIMIT 1000000u
+#define DEFAULT_DEPTH_LIMIT 10000u
+#define DEFAULT_TIME_BUDGET_MS 2000u
+#define CLOCK_EVERY 32u           /* pattern calls between two looks at the clock */
+
+void nerd_limits_default(nerd_limits_t *limits)
+{
+    if (limits == NULL)
+        return;
+    limits->max_bytes = DEFAULT_MAX_BYTES;
+    limits->max_entities = DEFAULT_MAX_ENTITIES;
+    limits->match_limit = DEFAULT_MATCH_LIMIT;
+    limits->depth_limit = DEFAULT_DEPTH_LIMIT;
+    limits->time_budget_ms = DEFAULT_TIME_BUDGET_MS;
+}
+
+uint64_t extract_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int extract_check_time(doc_t *d)
+{
+    if (d->deadline && extract_now() > d->deadline)
+        return NERD_ETIMEOUT;
+    return 0;
+}
+
+int span_vec_push(span_vec_t *v, const span_t *s)
+{
+    if (v->count == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 256;
+        span_t *items = realloc(v->items, cap * sizeof(span_t));
+        if (items == NULL)
+            return NERD_ENOMEM;
+        v->items = items;
+        v->cap = cap;
+    }
+    v->items[v->count++] = *s;
+    return 0;
+}
+
+/* ---- worker ---- */
+
+nerd_worker_t *nerd_worker_new(void)
+{
+    nerd_worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->arena = nerd_arena_new(256 * 1024);
+    w->match_context = pcre2_match_context_create(NULL);
+    w->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+    w->match_pairs = 16;
+    w->match_data = pcre2_match_data_create(w->match_pairs, NULL);
+    if (w->arena == NULL || w->match_context == NULL || w->jit_stack == NULL || w->match_data == NULL) {
+        nerd_worker_destroy(&w);
+        return NULL;
+    }
+    pcre2_jit_stack_assign(w->match_context, NULL, w->jit_stack);
+    return w;
+}
+
+void nerd_worker_destroy(nerd_worker_t **worker)
+{
+    if (worker == NULL || *worker == NULL)
+        return;
+    nerd_worker_t *w = *worker;
+    nerd_arena_destroy(&w->arena);
+    pcre2_match_data_free(w->match_data);
+    pcre2_match_context_free(w->match_context);
+    pcre2_jit_stack_free(w->jit_stack);
+    free(w->gazetteer_hits.items);
+    free(w->candidates.items);
+    free(w->entities.items);
+    free(w->relations.items);
+    free(w->order);
+    free(w);
+    *worker = NULL;
+}
+
+void nerd_worker_stage_times(const nerd_worker_t *worker, nerd_stage_times_t *times)
+{
+    if (times == NULL)
+        return;
+    if (worker == NULL)
+        memset(times, 0, sizeof(*times));
+    else
+        *times = worker->times;
+}
+
+/* ---- patterns ---- */
+
+static int map_pcre2_error(int rc)
+{
+    switch (rc) {
+    case PCRE2_ERROR_MATCHLIMIT:
+    case PCRE2_ERROR_DEPTHLIMIT:
+    case PCRE2_ERROR_HEAPLIMIT:
+    case PCRE2_ERROR_JIT_STACKLIMIT:
+        return NERD_EMATCHLIMIT;
+    case PCRE2_ERROR_NOMEMORY:
+        return NERD_ENOMEM;
+    default:
+        return NERD_EINVAL;
+    }
+}
+
+#ifdef NERD_PROFILE
+#include <stdio.h>
+static uint64_t prof_ns[4096];
+static const char *prof_id[4096];
+static void prof_dump(void)
+{
+    for (int i = 0; i < 4096; i++)
+        if (prof_id[i])
+            fprintf(stderr, "%10.3f ms  %s\n", prof_ns[i] / 1e6, prof_id[i]);
+}
+static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx);
+int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
+{
+    static int registered;
+    if (!registered++)
+        atexit(prof_dump);
+    uint64_t t = extract_now();
+    int rc = run_pattern(d, rule, found, ctx);
+    prof_ns[rule->index & 4095] += extract_now() - t;
+    prof_id[rule->index & 4095] = rule->id;
+    return rc;
+}
+static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
+#else
+int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
+#endif
+{
+    nerd_worker_t *w = d->worker;
+    PCRE2_SPTR subject = (PCRE2_SPTR)d->shadow;
+    size_t pos = 0;
+    while (pos <= d->len) {
+        if (++d->calls >= CLOCK_EVERY) {
+            d->calls = 0;
+            int rc = extract_check_time(d);
+            if (rc)
+                return rc;
+        }
+        int rc = rule->jit ? pcre2_jit_match(rule->code, subject, d->len, pos, 0, w->match_data,
+                                             w->match_context)
+                           : pcre2_match(rule->code, subject, d->len, pos, PCRE2_NO_UTF_CHECK,
+                                         w->match_data, w->match_context);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+        if (rc < 0)
+            return map_pcre2_error(rc);
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->match_data);
+        rc = found(d, rule, ov, ctx);
+        if (rc)
+            return rc;
+        size_t next = ov[1];
+        if (next <= pos || ov[1] == ov[0]) {
+            /* an empty match: step over one character */
+            next = ov[1] > pos ? ov[1] : pos;
+            if (next >= d->len)
+                return 0;
+            next++;
+            while (next < d->len && ((unsigned char)d->shadow[next] & 0xC0) == 0x80)
+                next++;
+        }
+        pos = next;
+    }
+    return 0;
+}
+
+static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void *ctx)
+{
+    (void)ctx;
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.start = (uint32_t)ov[0];
+    s.end = (uint32_t)ov[1];
+    if (rule->span_group && ov[2 * rule->span_group] != PCRE2_UNSET) {
+        s.start = (uint32_t)ov[2 * rule->span_group];
+        s.end = (uint32_t)ov[2 * rule->span_group + 1];
+    }
+    if (s.end <= s.start)
+        return 0;
+    s.rule = rule->index;
+    s.priority = rule->priority;
+    s.type = (uint16_t)rule->type;
+    s.nested = (uint8_t)rule->nested;
+    uint32_t cg = rule->canonical_group;
+    if (cg && ov[2 * cg] != PCRE2_UNSET && ov[2 * cg + 1] > ov[2 * cg]) {
+        s.canonical = d->text + ov[2 * cg];
+        s.canonical_len = (uint32_t)(ov[2 * cg + 1] - ov[2 * cg]);
+    }
+    return span_vec_push(&d->worker->candidates, &s) ? NERD_ENOMEM : 0;
+}
+
+void extract_mask(doc_t *d, const span_t *e)
+{
+    d->shadow[e->start] = (char)d->rules->type_byte[e->type];
+    if (e->end > e->start + 1)
+        memset(d->shadow + e->start + 1, RULES_FILLER_BYTE, e->end - e->start - 1);
+}
+
+/* ---- gazetteer ---- */
+
+static int gazetteer_found(void *ctx, size_t tok, size_t ntok, const gazetteer_value_t *v)
+{
+    doc_t *d = ctx;
+    const rule_t *rule = &d->rules->rules[v->rule];
+    if (token_hyphen_joined(d->shadow, d->tokens, d->token_count, tok, tok + ntok - 1))
+        return 0;
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.start = d->tokens[tok].start;
+    s.end = d->tokens[tok + ntok - 1].end;
+    s.rule = rule->index;
+    s.priority = rule->priority;
+    s.type = (uint16_t)rule->type;
+    s.nested = (uint8_t)rule->nested;
+    s.canonical = v->canonical;
+    s.canonical_len = v->canonical_len;
+    return span_vec_push(&d->worker->gazetteer_hits, &s) ? NERD_ENOMEM : 0;
+}
+
+/* ---- phases ---- */
+
+static int by_start_longest(const void *pa, const void *pb)
+{
+    const span_t *a = pa, *b = pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->end != b->end)
+        return a->end > b->end ? -1 : 1;
+    return 0;
+}
+
+/* 1 when the span starts or ends inside an entity masked by an earlier phase. */
+static int cuts_mask(const doc_t *d, const span_t *s)
+{
+    return (unsigned char)d->shadow[s->start] == RULES_FILLER_BYTE ||
+           (s->end < d->len && (unsigned char)d->shadow[s->end] == RULES_FILLER_BYTE);
+}
+
+/* The earlier entity (index into entities) that wholly contains [s,e), or -1. */
+static long containing_entity(const span_vec_t *ents, uint32_t s, uint32_t e)
+{
+    size_t lo = 0, hi = ents->count;   /* entities sorted by start: last with start <= s */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ents->items[mid].start <= s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k > 0; k--) {
+        const span_t *x = &ents->items[k - 1];
+        if (x->removed || x->inner)
+            continue;
+        return x->end >= e ? (long)(k - 1) : -1;
+    }
+    return -1;
+}
+
+/* Marks the earlier entities that [s,e) wholly covers as removed. */
+static void remove_covered(span_vec_t *ents, uint32_t s, uint32_t e)
+{
+    size_t lo = 0, hi = ents->count;   /* first with start >= s */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ents->items[mid].start < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k < ents->count && ents->items[k].start < e; k++)
+        if (ents->items[k].end <= e)
+            ents->items[k].removed = 1;
+}
+
+static size_t live_entities(const span_vec_t *ents)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < ents->count; k++)
+        n += !ents->items[k].removed;
+    return n;
+}
+
+static int run_phase(doc_t *d, uint32_t phase)
+{
+    nerd_worker_t *w = d->worker;
+    const nerd_rules_t *rules = d->rules;
+    span_vec_t *cands = &w->candidates, *ents = &w->entities;
+    cands->count = 0;
+    for (size_t k = 0; k < w->gazetteer_hits.count; k++)
+        if (rules->rules[w->gazetteer_hits.items[k].rule].phase == phase &&
+            span_vec_push(cands, &w->gazetteer_hits.items[k]) != 0)
+            return NERD_ENOMEM;
+    for (size_t r = 0; r < rules->rule_count; r++) {
+        const rule_t *rule = &rules->rules[r];
+        if (rule->kind != RULE_ENTITY || rule->phase != phase)
+            continue;
+        int rc = extract_check_time(d);
+        if (rc == 0)
+            rc = extract_run_pattern(d, rule, entity_found, NULL);
+        if (rc)
+            return rc;
+    }
+    /* Matches may not cut an entity of an earlier phase, except nested ones inside it. */
+    size_t n = 0;
+    for (size_t k = 0; k < cands->count; k++) {
+        span_t *c = &cands->items[k];
+        if (cuts_mask(d, c) && !(c->nested && containing_entity(ents, c->start, c->end) >= 0))
+            continue;
+        cands->items[n++] = *c;
+    }
+    cands->count = n;
+    if (n == 0)
+        return 0;
+    uint32_t *win = nerd_arena_alloc(w->arena, n * sizeof(uint32_t));
+    if (win == NULL)
+        return NERD_ENOMEM;
+    long nw = resolve_spans(d, cands->items, n, win, 0);
+    if (nw < 0)
+        return NERD_ENOMEM;
+    for (long k = 0; k < nw; k++) {
+        span_t *c = &cands->items[win[k]];
+        if (cuts_mask(d, c))
+            c->inner = 1;  /* nested inside an earlier entity */
+    }
+    for (long k = 0; k < nw; k++) {
+        span_t *c = &cands->items[win[k]];
+        if (c->inner)
+            continue;
+        if (!c->nested)
+            remove_covered(ents, c->start, c->end);
+        extract_mask(d, c);
+    }
+    for (long k = 0; k < nw; k++)
+        if (span_vec_push(ents, &cands->items[win[k]]) != 0)
+            return NERD_ENOMEM;
+    qsort(ents->items, ents->count, sizeof(span_t), by_start_longest);
+    if (d->limits->max_entities && live_entities(ents) > d->limits->max_entities)
+        return NERD_EENTITIES;
+    return 0;
+}
+
+/* ---- result ---- */
+
+/* Copies s[0..n) into the arena with every run of blanks made one space, trimmed. */
+static char *normalised_copy(nerd_arena_t *a, const char *s, size_t n)
+{
+    char *out = nerd_arena_alloc(a, n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    int blank = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            blank = o > 0;
+            continue;
+        }
+        if (blank)
+            out[o++] = ' ';
+        blank = 0;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int by_start_end(const void *pa, const void *pb)
+{
+    const nerd_entity_t *a = pa, *b = pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->end != b->end)
+        return a->end < b->end ? -1 : 1;
+    return 0;
+}
+
+static int build_entities(doc_t *d)
+{
+    nerd_worker_t *w = d->worker;
+    span_vec_t *ents = &w->entities;
+    size_t n = live_entities(ents);
+    if (d->limits->max_entities && n > d->limits->max_entities)
+        return NERD_EENTITIES;
+    nerd_entity_t *out = nerd_arena_alloc(w->arena, (n ? n : 1) * sizeof(nerd_entity_t));
+    if (out == NULL)
+        return NERD_ENOMEM;
+    size_t o = 0;
+    for (size_t k = 0; k < ents->count; k++) {
+        const span_t *s = &ents->items[k];
+        if (s->removed)
+            continue;
+        nerd_entity_t *e = &out[o++];
+        e->type = d->rules->types[s->type];
+        e->start = s->start;
+        e->end = s->end;
+        e->text = nerd_arena_strndup(w->arena, d->text + s->start, s->end - s->start);
+        e->canonical = s->canonical ? normalised_copy(w->arena, s->canonical, s->canonical_len)
+                                    : normalised_copy(w->arena, e->text, s->end - s->start);
+        e->rule = s->rule_id ? s->rule_id : d->rules->rules[s->rule].id;
+        if (e->text == NULL || e->canonical == NULL)
+            return NERD_ENOMEM;
+    }
+    qsort(out, n, sizeof(nerd_entity_t), by_start_end);
+    d->result->entities = out;
+    d->result->entity_count = n;
+    d->final = out;
+    d->final_count = n;
+    return 0;
+}
+
+/* ---- the pipeline ---- */
+
+static int prepare_worker(nerd_worker_t *w, const nerd_rules_t *rules, const nerd_limits_t *lim)
+{
+    uint32_t pairs = rules->max_captures + 1;
+    if (pairs > w->match_pairs) {
+        pcre2_match_data *md = pcre2_match_data_create(pairs, NULL);
+        if (md == NULL)
+            return NERD_ENOMEM;
+        pcre2_match_data_free(w->match_data);
+        w->match_data = md;
+        w->match_pairs = pairs;
+    }
+    pcre2_set_match_limit(w->match_context, lim->match_limit ? lim->match_limit : DEFAULT_MATCH_LIMIT);
+    pcre2_set_depth_limit(w->match_context, lim->depth_limit ? lim->depth_limit : DEFAULT_DEPTH_LIMIT);
+    w->gazetteer_hits.count = 0;
+    w->candidates.count = 0;
+    w->entities.count = 0;
+    w->relations.count = 0;
+    memset(&w->result, 0, sizeof(w->result));
+    return 0;
+}
+
+/* Copies the text into the shadow, blanking C0 controls other than \t \n \r (they are the
+ * type and filler bytes of masked entities). */
+static void make_shadow(char *shadow, const char *text, size_t len)
+{
+    memcpy(shadow, text, len);
+    shadow[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)shadow[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            shadow[i] = ' ';
+    }
+}
+
+static int run_stages(doc_t *d)
+{
+    nerd_worker_t *w = d->worker;
+    nerd_stage_times_t *t = &w->times;
+    uint64_t t0 = extract_now();
+    d->shadow = nerd_arena_alloc(w->arena, d->len + 1);
+    d->bitmap = nerd_arena_alloc(w->arena, ((d->len + 63) / 64 + 1) * sizeof(uint64_t));
+    if (d->shadow == NULL || d->bitmap == NULL)
+        return NERD_ENOMEM;
+    memset(d->bitmap, 0, ((d->len + 63) / 64 + 1) * sizeof(uint64_t));
+    make_shadow(d->shadow, d->text, d->len);
+    uint64_t t1 = extract_now();
+    t->normalise += t1 - t0;
+    int rc = token_split(w->arena, d->shadow, d->len, &d->tokens, &d->token_count);
+    uint64_t t2 = extract_now();
+    t->tokenise += t2 - t1;
+    if (rc)
+        return rc;
+    rc = gazetteer_lookup(d->rules->gazetteer, d->shadow, d->tokens, d->token_count,
+                          gazetteer_found, d);
+    uint64_t t3 = extract_now();
+    t->gazetteer += t3 - t2;
+    if (rc)
+        return rc;
+    for (uint32_t p = 0; p < d->rules->phase_count && rc == 0; p++)
+        rc = run_phase(d, p);
+    uint64_t t4 = extract_now();
+    t->patterns += t4 - t3;
+    if (rc)
+        return rc;
+    rc = link_entities(d);
+    if (rc == 0)
+        rc = build_entities(d);
+    uint64_t t5 = extract_now();
+    t->link += t5 - t4;
+    if (rc)
+        return rc;
+    rc = extract_check_time(d);
+    if (rc == 0)
+        rc = relate_run(d);
+    t->relations += extract_now() - t5;
+    return rc;
+}
+
+int nerd_extract(nerd_worker_t *worker, const nerd_rules_t *rules, const char *text, size_t len,
+                 const nerd_limits_t *limits, const nerd_result_t **result)
+{
+    if (result)
+        *result = NULL;
+    if (worker == NULL || rules == NULL || result == NULL || (text == NULL && len > 0))
+        return NERD_EINVAL;
+    nerd_limits_t defaults;
+    if (limits == NULL) {
+        nerd_limits_default(&defaults);
+        limits = &defaults;
+    }
+    uint64_t start = extract_now();
+    if ((limits->max_bytes && len > limits->max_bytes) || len >= UINT32_MAX)
+        return NERD_ETOOBIG;
+    if (text == NULL)
+        text = "";
+    int rc = nerd_utf8_check(text, len, NULL);
+    worker->times.normalise += extract_now() - start;
+    if (rc)
+        return rc;
+    nerd_arena_reset(worker->arena);
+    rc = prepare_worker(worker, rules, limits);
+    if (rc)
+        return rc;
+    doc_t d;
+    memset(&d, 0, sizeof(d));
+    d.worker = worker;
+    d.rules = rules;
+    d.limits = limits;
+    d.text = text;
+    d.len = len;
+    d.result = &worker->result;
+    if (limits->time_budget_ms)
+        d.deadline = start + (uint64_t)limits->time_budget_ms * 1000000u;
+    rc = run_stages(&d);
+    worker->times.documents++;
+    worker->times.bytes += len;
+    if (rc)
+        return rc;
+    *result = &worker->result;
+    return 0;
+}

@@ -1,0 +1,326 @@
+/*
+ * link.c - linking: the canonical name of every mention, and mentions found only by linking.
+ *
+ * One walk over the tokens and the entities together, in text order:
+ *   - a PERSON of two or more words registers its first and last word ("Lai" of
+ *     "Lai Chun-chang"); a later one-word PERSON with that text, or a bare capitalised word
+ *     outside any entity, gets (or becomes a PERSON with) the full name;
+ *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
+ *     registers that acronym; it and every later use become the ORG's canonical name;
+ *   - otherwise the canonical name stays unset, meaning the text with blanks made single
+ *     (filled in when the result is built).
+ * The name tables are small open-addressing hashes in the document arena.
+ */
+#include "extract.h"
+#include "utf8.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LINK_MAX_WORD_TOKENS 8
+
+typedef struct name_entry {
+    const char *key;             /* NULL = empty slot */
+    uint32_t key_len;
+    const char *canonical;
+    uint32_t canonical_len;
+} name_entry_t;
+
+typedef struct name_map {
+    name_entry_t *slots;
+    size_t cap, used;
+} name_map_t;
+
+typedef struct linker {
+    doc_t *d;
+    name_map_t people, acronyms;
+    span_vec_t *found;           /* entities the linker adds */
+} linker_t;
+
+/* Words that start many names but never identify a person on their own. */
+static const char *const stop_words[] = {
+    "The", "A", "An", "Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Sir", "Dame", "Lord", "Lady",
+    "Jr", "Sr", "II", "III", "Van", "Von", "De", "Del", "Da", "Di", "Le", "La", "Al", "El",
+    "Bin", "Ben", "St", "Saint", "President", "General", "Minister", "King", "Queen", "Pope",
+};
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+static int map_init(nerd_arena_t *a, name_map_t *m, size_t expected)
+{
+    size_t cap = 16;
+    while (cap < 2 * expected + 16)
+        cap *= 2;
+    m->slots = nerd_arena_alloc(a, cap * sizeof(name_entry_t));
+    if (m->slots == NULL)
+        return NERD_ENOMEM;
+    memset(m->slots, 0, cap * sizeof(name_entry_t));
+    m->cap = cap;
+    m->used = 0;
+    return 0;
+}
+
+static name_entry_t *map_slot(const name_map_t *m, const char *key, size_t len)
+{
+    size_t i = (size_t)hash_bytes(key, len) & (m->cap - 1);
+    while (m->slots[i].key && !(m->slots[i].key_len == len && memcmp(m->slots[i].key, key, len) == 0))
+        i = (i + 1) & (m->cap - 1);
+    return &m->slots[i];
+}
+
+static const name_entry_t *map_get(const name_map_t *m, const char *key, size_t len)
+{
+    if (m->used == 0)
+        return NULL;
+    const name_entry_t *e = map_slot(m, key, len);
+    return e->key ? e : NULL;
+}
+
+/* Sets key -> canonical; a later full name replaces an earlier one with the same word. */
+static void map_put(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen)
+{
+    name_entry_t *e = map_slot(m, key, len);
+    if (e->key == NULL) {
+        if ((m->used + 1) * 2 > m->cap)
+            return;
+        m->used++;
+        e->key = key;
+        e->key_len = (uint32_t)len;
+    }
+    e->canonical = canon;
+    e->canonical_len = (uint32_t)clen;
+}
+
+static int is_blank_byte(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Whether a word of a full name may stand for the person on its own. */
+static int name_word_usable(const char *w, size_t n)
+{
+    if (n < 2 || w[n - 1] == '.')
+        return 0;
+    size_t i = 0;
+    if (!token_char_is_upper(utf8_next((const unsigned char *)w, &i)))
+        return 0;
+    for (size_t k = 0; k < sizeof(stop_words) / sizeof(stop_words[0]); k++)
+        if (strlen(stop_words[k]) == n && memcmp(stop_words[k], w, n) == 0)
+            return 0;
+    return 1;
+}
+
+static void entity_canonical(const doc_t *d, const span_t *e, const char **c, size_t *n)
+{
+    if (e->canonical) {
+        *c = e->canonical;
+        *n = e->canonical_len;
+    } else {
+        *c = d->text + e->start;
+        *n = e->end - e->start;
+    }
+}
+
+/* A PERSON: register the first and last words of a full name, or link a one-word mention. */
+static void link_person(linker_t *lk, span_t *e)
+{
+    const char *t = lk->d->text + e->start;
+    size_t n = e->end - e->start, a = 0;
+    while (a < n && !is_blank_byte((unsigned char)t[a]))
+        a++;
+    if (a == n) {
+        const name_entry_t *hit = e->canonical ? NULL : map_get(&lk->people, t, n);
+        if (hit) {
+            e->canonical = hit->canonical;
+            e->canonical_len = hit->canonical_len;
+        }
+        return;
+    }
+    size_t b = n;
+    while (b > 0 && !is_blank_byte((unsigned char)t[b - 1]))
+        b--;
+    const char *canon;
+    size_t clen;
+    entity_canonical(lk->d, e, &canon, &clen);
+    if (name_word_usable(t, a))
+        map_put(&lk->people, t, a, canon, clen);
+    if (name_word_usable(t + b, n - b))
+        map_put(&lk->people, t + b, n - b, canon, clen);
+}
+
+/* The first token that starts at or after offset. */
+static size_t token_at(const doc_t *d, uint32_t offset)
+{
+    size_t lo = 0, hi = d->token_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->tokens[mid].start < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int token_is(const doc_t *d, size_t i, const char *s)
+{
+    size_t n = strlen(s);
+    return i < d->token_count && d->tokens[i].end - d->tokens[i].start == n &&
+           memcmp(d->text + d->tokens[i].start, s, n) == 0;
+}
+
+/* An ORG: an acronym in brackets right after it ("Party's (CCP)") becomes its alias. */
+static void link_org(linker_t *lk, const span_t *e)
+{
+    const doc_t *d = lk->d;
+    size_t i = token_at(d, e->end);
+    if ((token_is(d, i, "'") || token_is(d, i, "\xE2\x80\x99")) && token_is(d, i + 1, "s") &&
+        !(d->tokens[i].flags & TOK_SPACE_BEFORE))
+        i += 2;
+    if (!token_is(d, i, "(") || !token_is(d, i + 2, ")"))
+        return;
+    const token_t *a = &d->tokens[i + 1];
+    if (!(a->flags & TOK_ALLCAPS) || a->end - a->start < 2)
+        return;
+    const char *canon;
+    size_t clen;
+    entity_canonical(d, e, &canon, &clen);
+    map_put(&lk->acronyms, d->text + a->start, a->end - a->start, canon, clen);
+}
+
+static void link_entity(linker_t *lk, span_t *e)
+{
+    const nerd_rules_t *rules = lk->d->rules;
+    if (e->type == rules->person_type) {
+        link_person(lk, e);
+    } else if (e->type == rules->org_type) {
+        if (e->canonical == NULL) {
+            const name_entry_t *hit = map_get(&lk->acronyms, lk->d->text + e->start, e->end - e->start);
+            if (hit) {
+                e->canonical = hit->canonical;
+                e->canonical_len = hit->canonical_len;
+            }
+        }
+        link_org(lk, e);
+    }
+}
+
+/*
+ * A bare word at token i, outside every entity and ending before limit: is it a known
+ * acronym or a word of a known person?  Returns the last token of the mention, or SIZE_MAX.
+ */
+static size_t link_bare(linker_t *lk, size_t i, uint32_t limit)
+{
+    doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    if (!(tk[i].flags & TOK_WORD) || !(tk[i].flags & TOK_CAP))
+        return SIZE_MAX;
+    if (i > 0 && !(tk[i].flags & TOK_SPACE_BEFORE) && !(tk[i - 1].flags & TOK_PUNCT))
+        return SIZE_MAX;
+    const name_entry_t *best = NULL;
+    size_t best_j = 0;
+    int best_org = 0;
+    for (size_t j = i; j < d->token_count && j < i + LINK_MAX_WORD_TOKENS; j++) {
+        if (j > i && (tk[j].flags & TOK_SPACE_BEFORE))
+            break;
+        if (tk[j].end > limit)
+            break;
+        if (!(tk[j].flags & TOK_WORD))
+            continue;
+        if (j + 1 < d->token_count && !(tk[j + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT)))
+            continue;
+        const char *w = d->text + tk[i].start;
+        size_t n = tk[j].end - tk[i].start;
+        const name_entry_t *hit = map_get(&lk->acronyms, w, n);
+        int org = hit != NULL;
+        if (hit == NULL)
+            hit = map_get(&lk->people, w, n);
+        if (hit) {
+            best = hit;
+            best_j = j;
+            best_org = org;
+        }
+    }
+    if (best == NULL || token_hyphen_joined(d->text, tk, d->token_count, i, best_j))
+        return SIZE_MAX;
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.start = tk[i].start;
+    s.end = tk[best_j].end;
+    s.rule = UINT32_MAX;
+    s.type = (uint16_t)(best_org ? d->rules->org_type : d->rules->person_type);
+    s.linked = 1;
+    s.canonical = best->canonical;
+    s.canonical_len = best->canonical_len;
+    s.rule_id = best_org ? "link.acronym" : "link.person";
+    if (span_vec_push(lk->found, &s) != 0)
+        return SIZE_MAX - 1;
+    return best_j;
+}
+
+static int by_start_longest(const void *pa, const void *pb)
+{
+    const span_t *a = pa, *b = pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->end != b->end)
+        return a->end > b->end ? -1 : 1;
+    return 0;
+}
+
+int link_entities(doc_t *d)
+{
+    nerd_worker_t *w = d->worker;
+    span_vec_t *ents = &w->entities;
+    size_t n = 0;
+    for (size_t k = 0; k < ents->count; k++)
+        if (!ents->items[k].removed)
+            ents->items[n++] = ents->items[k];
+    ents->count = n;
+    if (d->rules->person_type < 0 && d->rules->org_type < 0)
+        return 0;
+    linker_t lk;
+    memset(&lk, 0, sizeof(lk));
+    lk.d = d;
+    lk.found = &w->candidates;
+    lk.found->count = 0;
+    if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0)
+        return NERD_ENOMEM;
+    size_t k = 0;
+    uint32_t covered = 0;
+    for (size_t i = 0; i < d->token_count; i++) {
+        const token_t *t = &d->tokens[i];
+        while (k < n && ents->items[k].start <= t->start) {
+            span_t *e = &ents->items[k++];
+            link_entity(&lk, e);
+            if (!e->inner && e->end > covered)
+                covered = e->end;
+        }
+        if (t->start < covered)
+            continue;
+        if (lk.people.used == 0 && lk.acronyms.used == 0)
+            continue;
+        uint32_t limit = k < n ? ents->items[k].start : (uint32_t)d->len;
+        size_t last = link_bare(&lk, i, limit);
+        if (last == SIZE_MAX - 1)
+            return NERD_ENOMEM;
+        if (last != SIZE_MAX)
+            i = last;
+    }
+    for (; k < n; k++)
+        link_entity(&lk, &ents->items[k]);
+    for (size_t f = 0; f < lk.found->count; f++) {
+        extract_mask(d, &lk.found->items[f]);
+        if (span_vec_push(ents, &lk.found->items[f]) != 0)
+            return NERD_ENOMEM;
+    }
+    if (lk.found->count)
+        qsort(ents->items, ents->count, sizeof(span_t), by_start_longest);
+    return 0;
+}

@@ -1,0 +1,424 @@
+/*
+ * pattern.c - turns rule patterns into compiled PCRE2 code (pass two of loading).
+ *
+ * Expansion rewrites the two extensions of the rule language into plain PCRE2 syntax:
+ *   @MACRO        -> (?:BODY)  with BODY expanded in turn (a macro sees only earlier macros);
+ *   {TYPE}        -> (?:\x{TB}\x{1f}*+)   where TB is the type's control byte;
+ *   {A|B:name}    -> (?<name>[\x{A}\x{B}]\x{1f}*+)
+ * which matches exactly one entity of the masked text (extract.c writes each entity as its type
+ * byte followed by filler bytes).  Escapes, \Q..\E, character classes and (?#...) comments are
+ * copied untouched.  Every output byte remembers the source line and column it came from, so a
+ * PCRE2 compile error points into the rule file, not into the expansion.
+ */
+#include "rules_load.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPAND_MAX_DEPTH 64
+
+typedef struct expander {
+    loader_t *L;
+    const char *file;
+    int check_only;                /* define time: only look for undefined macros */
+    int errors;
+    strbuf_t out;
+    uint32_t *lines, *cols;        /* per output byte */
+    size_t map_cap;
+} expander_t;
+
+/* Where a piece of source is: its own map, or one fixed position for macro bodies. */
+typedef struct source {
+    const char *text;
+    size_t len;
+    const uint32_t *lines, *cols;  /* NULL: every byte is at (line, col) */
+    uint32_t line, col;
+} source_t;
+
+static int is_ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static uint32_t src_line(const source_t *s, size_t i)
+{
+    return s->lines ? s->lines[i] : s->line;
+}
+
+static uint32_t src_col(const source_t *s, size_t i)
+{
+    return s->cols ? s->cols[i] : s->col;
+}
+
+static void emit(expander_t *ex, const char *p, size_t n, uint32_t line, uint32_t col, int step)
+{
+    if (ex->check_only)
+        return;
+    size_t at = ex->out.len;
+    if (at + n + 1 > ex->map_cap) {
+        size_t cap = ex->map_cap ? ex->map_cap : 256;
+        while (cap < at + n + 1)
+            cap *= 2;
+        uint32_t *l = realloc(ex->lines, cap * sizeof(uint32_t));
+        if (l)
+            ex->lines = l;
+        uint32_t *c = l ? realloc(ex->cols, cap * sizeof(uint32_t)) : NULL;
+        if (c)
+            ex->cols = c;
+        if (l == NULL || c == NULL) {
+            ex->L->nomem = 1;
+            return;
+        }
+        ex->map_cap = cap;
+    }
+    strbuf_append(&ex->out, p, n);
+    if (strbuf_failed(&ex->out)) {
+        ex->L->nomem = 1;
+        return;
+    }
+    for (size_t k = 0; k <= n; k++) {
+        ex->lines[at + k] = line;
+        ex->cols[at + k] = col + (step ? (uint32_t)k : 0);
+    }
+}
+
+/* Copies source bytes [i, i+n) with their own positions. */
+static void copy_src(expander_t *ex, const source_t *s, size_t i, size_t n)
+{
+    if (ex->check_only || n == 0)
+        return;
+    if (s->lines == NULL) {
+        emit(ex, s->text + i, n, s->line, s->col, 0);
+        return;
+    }
+    /* Positions of a logical line are consecutive within each physical line; copy byte-wise
+     * only across a line join. */
+    size_t k = 0;
+    while (k < n) {
+        size_t run = 1;
+        while (k + run < n && s->lines[i + k + run] == s->lines[i + k] &&
+               s->cols[i + k + run] == s->cols[i + k] + run)
+            run++;
+        emit(ex, s->text + i + k, run, s->lines[i + k], s->cols[i + k], 1);
+        k += run;
+    }
+}
+
+static void expand(expander_t *ex, const source_t *s, size_t macro_limit, int depth);
+
+static void expand_macro(expander_t *ex, const source_t *s, size_t at, size_t name_end,
+                         size_t macro_limit, int depth)
+{
+    loader_t *L = ex->L;
+    const char *name = s->text + at + 1;
+    size_t n = name_end - at - 1;
+    size_t m = macro_limit;
+    while (m > 0) {
+        m--;
+        if (strlen(L->macros[m].name) == n && memcmp(L->macros[m].name, name, n) == 0)
+            goto found;
+    }
+    loader_error(L, ex->file, src_line(s, at), src_col(s, at),
+                 "undefined macro @%.*s (define it with 'define %.*s = REGEX' before it is used)",
+                 (int)n, name, (int)n, name);
+    ex->errors++;
+    return;
+found:
+    if (ex->check_only)
+        return;
+    if (depth >= EXPAND_MAX_DEPTH) {
+        loader_error(L, ex->file, src_line(s, at), src_col(s, at), "macros nest too deeply at @%.*s",
+                     (int)n, name);
+        ex->errors++;
+        return;
+    }
+    uint32_t line = src_line(s, at), col = src_col(s, at);
+    source_t body = {L->macros[m].body, L->macros[m].body_len, NULL, NULL, line, col};
+    emit(ex, "(?:", 3, line, col, 0);
+    expand(ex, &body, m, depth + 1);
+    emit(ex, ")", 1, line, col, 0);
+}
+
+/* Expands {TYPE}, {A|B}, {ANY}, {TYPE:name} at s->text[at] up to the closing brace at close. */
+static void expand_type_ref(expander_t *ex, const source_t *s, size_t at, size_t close)
+{
+    loader_t *L = ex->L;
+    nerd_rules_t *set = L->set;
+    uint32_t line = src_line(s, at), col = src_col(s, at);
+    const char *p = s->text + at + 1, *end = s->text + close;
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *types_end = colon ? colon : end;
+    unsigned char bytes[RULES_MAX_TYPES];
+    size_t nbytes = 0;
+    int bad = 0;
+    const char *q = p;
+    while (q <= types_end) {
+        const char *bar = memchr(q, '|', (size_t)(types_end - q));
+        const char *e = bar ? bar : types_end;
+        size_t n = (size_t)(e - q);
+        if (n == 3 && memcmp(q, "ANY", 3) == 0) {
+            for (size_t t = 0; t < set->type_count && nbytes < RULES_MAX_TYPES; t++)
+                bytes[nbytes++] = set->type_byte[t];
+        } else {
+            int t = loader_type(L, q, n, 0);
+            if (t < 0) {
+                strbuf_t known;
+                strbuf_init(&known);
+                for (size_t k = 0; k < set->type_count; k++)
+                    strbuf_printf(&known, "%s%s", k ? ", " : "", set->types[k]);
+                size_t off = (size_t)(q - s->text);
+                loader_error(L, ex->file, src_line(s, off), src_col(s, off),
+                             "unknown entity type '%.*s' in {...} (types of this set: %s)", (int)n,
+                             q, known.data ? known.data : "none");
+                strbuf_free(&known);
+                bad = 1;
+            } else if (nbytes < RULES_MAX_TYPES) {
+                bytes[nbytes++] = set->type_byte[t];
+            }
+        }
+        if (bar == NULL)
+            break;
+        q = bar + 1;
+    }
+    size_t gl = colon ? (size_t)(end - colon - 1) : 0;
+    if (colon) {
+        int ok = gl > 0 && !(colon[1] >= '0' && colon[1] <= '9');
+        for (size_t k = 0; k < gl; k++)
+            ok = ok && is_ident_char(colon[1 + k]);
+        if (!ok) {
+            size_t off = (size_t)(colon - s->text);
+            loader_error(L, ex->file, src_line(s, off), src_col(s, off),
+                         "bad group name in {%.*s}: write {TYPE:name} with a name of letters, digits and _",
+                         (int)(end - p), p);
+            bad = 1;
+        }
+    }
+    if (bad) {
+        ex->errors++;
+        return;
+    }
+    char buf[64];
+    if (colon) {
+        emit(ex, "(?<", 3, line, col, 0);
+        emit(ex, colon + 1, gl, line, col, 0);
+        emit(ex, ">", 1, line, col, 0);
+    } else {
+        emit(ex, "(?:", 3, line, col, 0);
+    }
+    if (nbytes == 0) {
+        emit(ex, "(?!)", 4, line, col, 0); /* {ANY} in a set without types matches nothing */
+    } else {
+        if (nbytes > 1)
+            emit(ex, "[", 1, line, col, 0);
+        for (size_t k = 0; k < nbytes; k++) {
+            int n = snprintf(buf, sizeof(buf), "\\x{%02x}", bytes[k]);
+            emit(ex, buf, (size_t)n, line, col, 0);
+        }
+        if (nbytes > 1)
+            emit(ex, "]", 1, line, col, 0);
+    }
+    emit(ex, "\\x{1f}*+)", 9, line, col, 0);
+}
+
+/* Length of the escape starting at s[i] == '\\'. */
+static size_t escape_length(const char *t, size_t i, size_t len)
+{
+    if (i + 1 >= len)
+        return 1;
+    char d = t[i + 1];
+    if (d == 'Q') {
+        for (size_t k = i + 2; k + 1 < len; k++)
+            if (t[k] == '\\' && t[k + 1] == 'E')
+                return k + 2 - i;
+        return len - i;
+    }
+    if (strchr("pPxoNgk", d) && i + 2 < len && (t[i + 2] == '{' || t[i + 2] == '<')) {
+        char close = t[i + 2] == '{' ? '}' : '>';
+        for (size_t k = i + 3; k < len; k++)
+            if (t[k] == close)
+                return k + 1 - i;
+        return len - i;
+    }
+    return 2;
+}
+
+static void expand(expander_t *ex, const source_t *s, size_t macro_limit, int depth)
+{
+    const char *t = s->text;
+    size_t len = s->len, i = 0, lit = 0;
+    int in_class = 0;
+    while (i < len) {
+        char c = t[i];
+        size_t n = 1;
+        if (c == '\\') {
+            n = escape_length(t, i, len);
+        } else if (in_class) {
+            if (c == '[' && i + 1 < len && t[i + 1] == ':') {
+                const char *e = strstr(t + i, ":]");
+                n = e && (size_t)(e - t) < len ? (size_t)(e - t) + 2 - i : 1;
+            } else if (c == ']' && in_class > 1) {
+                in_class = 0;
+            } else {
+                in_class = 2;
+            }
+        } else if (c == '[') {
+            in_class = 1;
+            if (i + 1 < len && t[i + 1] == '^')
+                n = 2;
+        } else if (c == '(' && i + 2 < len && t[i + 1] == '?' && t[i + 2] == '#') {
+            const char *e = memchr(t + i, ')', len - i);
+            n = e ? (size_t)(e - t) + 1 - i : len - i;
+        } else if (c == '@' && i + 1 < len && (is_alpha(t[i + 1]) || t[i + 1] == '_')) {
+            size_t e = i + 1;
+            while (e < len && is_ident_char(t[e]))
+                e++;
+            copy_src(ex, s, lit, i - lit);
+            expand_macro(ex, s, i, e, macro_limit, depth);
+            i = lit = e;
+            continue;
+        } else if (c == '{' && i + 1 < len && is_alpha(t[i + 1]) && !ex->check_only) {
+            const char *close = memchr(t + i, '}', len - i);
+            if (close == NULL) {
+                loader_error(ex->L, ex->file, src_line(s, i), src_col(s, i),
+                             "unterminated entity reference: '{' without its '}'");
+                ex->errors++;
+                return;
+            }
+            copy_src(ex, s, lit, i - lit);
+            expand_type_ref(ex, s, i, (size_t)(close - t));
+            i = lit = (size_t)(close - t) + 1;
+            continue;
+        }
+        if (in_class == 1 && c != '[')
+            in_class = 2;
+        i += n;
+    }
+    copy_src(ex, s, lit, len - lit);
+}
+
+int pattern_check_macro_refs(loader_t *L, const char *file, const logical_line_t *ll, size_t from,
+                             size_t macro_limit)
+{
+    expander_t ex;
+    memset(&ex, 0, sizeof(ex));
+    ex.L = L;
+    ex.file = file;
+    ex.check_only = 1;
+    source_t s = {ll->text + from, ll->len - from, ll->lines + from, ll->cols + from, 0, 0};
+    expand(&ex, &s, macro_limit, 0);
+    return ex.errors;
+}
+
+/* Fills rule->groups with the named groups, in group number order. */
+static int collect_groups(loader_t *L, rule_t *rule)
+{
+    uint32_t count = 0, entry_size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(rule->code, PCRE2_INFO_NAMECOUNT, &count);
+    if (count == 0)
+        return 0;
+    pcre2_pattern_info(rule->code, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+    pcre2_pattern_info(rule->code, PCRE2_INFO_NAMETABLE, &table);
+    rule->groups = nerd_arena_alloc(L->set->pool, count * sizeof(rule_group_t));
+    if (rule->groups == NULL) {
+        L->nomem = 1;
+        return -1;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        PCRE2_SPTR e = table + (size_t)k * entry_size;
+        rule_group_t g = {(const char *)(e + 2), (uint32_t)((e[0] << 8) | e[1])};
+        /* insertion by number: the table is sorted by name */
+        size_t at = rule->group_count;
+        while (at > 0 && rule->groups[at - 1].number > g.number) {
+            rule->groups[at] = rule->groups[at - 1];
+            at--;
+        }
+        rule->groups[at] = g;
+        rule->group_count++;
+    }
+    return 0;
+}
+
+static void compile_one(loader_t *L, pending_pattern_t *pp)
+{
+    rule_t *rule = &L->set->rules[pp->rule];
+    expander_t ex;
+    memset(&ex, 0, sizeof(ex));
+    ex.L = L;
+    ex.file = pp->file;
+    strbuf_init(&ex.out);
+    source_t s = {pp->text, pp->len, pp->lines, pp->cols, 0, 0};
+    expand(&ex, &s, pp->macro_limit, 0);
+    if (ex.errors || L->nomem)
+        goto done;
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (rule->caseless ? PCRE2_CASELESS : 0);
+    const char *text = ex.out.data ? ex.out.data : "";
+    rule->code = pcre2_compile((PCRE2_SPTR)text, ex.out.len, opts, &err, &off, NULL);
+    if (rule->code == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof(msg));
+        if (off > ex.out.len)
+            off = ex.out.len;
+        uint32_t line = ex.lines ? ex.lines[off] : pp->lines[0];
+        uint32_t col = ex.cols ? ex.cols[off] : pp->cols[0];
+        loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s", rule->name,
+                     (const char *)msg);
+        goto done;
+    }
+    rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
+    uint32_t captures = 0;
+    pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
+    if (captures > L->set->max_captures)
+        L->set->max_captures = captures;
+    if (collect_groups(L, rule) != 0)
+        goto done;
+    int span = pcre2_substring_number_from_name(rule->code, (PCRE2_SPTR) "span");
+    rule->span_group = span > 0 ? (uint32_t)span : 0;
+    if (pp->canonical) {
+        int g = pcre2_substring_number_from_name(rule->code, (PCRE2_SPTR)pp->canonical);
+        if (g <= 0)
+            loader_error(L, pp->file, pp->canonical_line, pp->canonical_col,
+                         "canonical=%s names no group of the pattern: add (?<%s>...) to it",
+                         pp->canonical, pp->canonical);
+        else
+            rule->canonical_group = (uint32_t)g;
+    }
+    if (rule->kind == RULE_RELATION && rule->group_count == 0)
+        loader_error(L, pp->file, pp->lines[0], pp->cols[0],
+                     "the relation %s has no named group: its arguments are written (?<role>...) "
+                     "or {TYPE:role}", rule->name);
+done:
+    strbuf_free(&ex.out);
+    free(ex.lines);
+    free(ex.cols);
+}
+
+/* Checks the type names that test lines use, now that every rule is known. */
+static void check_test_names(loader_t *L)
+{
+    for (size_t k = 0; k < L->name_count; k++) {
+        pending_name_t *pn = &L->names[k];
+        size_t n = strlen(pn->name);
+        int found = pn->relation ? loader_relation_type(L, pn->name, n, 0) >= 0
+                                 : loader_type(L, pn->name, n, 0) >= 0;
+        if (!found)
+            loader_error(L, pn->file, pn->line, pn->col,
+                         "the test expects %s '%s', which no rule of the set produces",
+                         pn->relation ? "a relation" : "an entity type", pn->name);
+    }
+}
+
+void pattern_compile_all(loader_t *L)
+{
+    for (size_t k = 0; k < L->pending_count && !L->nomem; k++)
+        compile_one(L, &L->pending[k]);
+    check_test_names(L);
+}

@@ -1,0 +1,274 @@
+/*
+ * relate.c - relations: relation patterns over the fully masked text, overlap resolution per
+ * relation type, arguments linked to entities, pronouns and implicit speakers resolved.
+ *
+ * Every named group of a relation pattern is an argument; a group that covers exactly one
+ * entity carries that entity's index and canonical name.  Pronouns (PRON entities used as
+ * arguments) take the name of the most recent speaker of an earlier relation, or else of the
+ * most recent PERSON before them.  A rule with speaker=previous gets a speaker argument without
+ * a span: the speaker of the previous relation of the same type.
+ */
+#include "extract.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARG_UNSET UINT32_MAX
+
+static int relation_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void *ctx)
+{
+    (void)ctx;
+    if (ov[1] <= ov[0])
+        return 0;
+    size_t need = d->rel_arg_count + 2 * rule->group_count;
+    if (need > d->rel_arg_cap) {
+        size_t cap = d->rel_arg_cap ? 2 * d->rel_arg_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        uint32_t *a = nerd_arena_alloc(d->worker->arena, cap * sizeof(uint32_t));
+        if (a == NULL)
+            return NERD_ENOMEM;
+        if (d->rel_arg_count)
+            memcpy(a, d->rel_args, d->rel_arg_count * sizeof(uint32_t));
+        d->rel_args = a;
+        d->rel_arg_cap = cap;
+    }
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.start = (uint32_t)ov[0];
+    s.end = (uint32_t)ov[1];
+    s.rule = rule->index;
+    s.priority = rule->priority;
+    s.type = (uint16_t)rule->type;
+    s.nested = (uint8_t)rule->nested;
+    s.aux = (uint32_t)d->rel_arg_count;
+    for (size_t g = 0; g < rule->group_count; g++) {
+        uint32_t num = rule->groups[g].number;
+        int set = ov[2 * num] != PCRE2_UNSET;
+        d->rel_args[d->rel_arg_count++] = set ? (uint32_t)ov[2 * num] : ARG_UNSET;
+        d->rel_args[d->rel_arg_count++] = set ? (uint32_t)ov[2 * num + 1] : ARG_UNSET;
+    }
+    return span_vec_push(&d->worker->relations, &s) ? NERD_ENOMEM : 0;
+}
+
+static int by_type(const void *pa, const void *pb)
+{
+    const span_t *a = pa, *b = pb;
+    return a->type != b->type ? (a->type < b->type ? -1 : 1) : 0;
+}
+
+/* Where a relation sits: the start of its earliest argument, else of its match. */
+static uint32_t relation_position(const doc_t *d, const span_t *s, const rule_t *rule)
+{
+    uint32_t pos = s->start;
+    int any = 0;
+    for (size_t g = 0; g < rule->group_count; g++) {
+        uint32_t a = d->rel_args[s->aux + 2 * g];
+        if (a != ARG_UNSET && (!any || a < pos)) {
+            pos = a;
+            any = 1;
+        }
+    }
+    return pos;
+}
+
+/* Index of the entity with exactly [s,e) in the final entities, or -1. */
+static int32_t entity_exact(const doc_t *d, uint32_t s, uint32_t e)
+{
+    size_t lo = 0, hi = d->final_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->final[mid].start < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < d->final_count && d->final[lo].start == s; lo++)
+        if (d->final[lo].end == e)
+            return (int32_t)lo;
+    return -1;
+}
+
+typedef struct pronouns {
+    const doc_t *d;
+    uint32_t *persons;           /* indexes of PERSON entities, by start */
+    size_t person_count;
+    const char *speaker;         /* canonical of the latest resolved speaker */
+    uint32_t speaker_pos;
+} pronouns_t;
+
+static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos)
+{
+    if (p->speaker && p->speaker_pos < pos)
+        return p->speaker;
+    size_t lo = 0, hi = p->person_count;   /* last PERSON starting before pos */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->d->final[p->persons[mid]].start < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? p->d->final[p->persons[lo - 1]].canonical : NULL;
+}
+
+/* Fills the arguments of relation s (rule) into out; returns their number. */
+static size_t build_args(doc_t *d, const span_t *s, const rule_t *rule, nerd_arg_t *out, int *bad)
+{
+    size_t n = 0;
+    for (size_t g = 0; g < rule->group_count; g++) {
+        uint32_t a = d->rel_args[s->aux + 2 * g], b = d->rel_args[s->aux + 2 * g + 1];
+        if (a == ARG_UNSET)
+            continue;
+        nerd_arg_t *arg = &out[n++];
+        arg->role = rule->groups[g].name;
+        arg->has_span = 1;
+        arg->start = a;
+        arg->end = b;
+        arg->text = nerd_arena_strndup(d->worker->arena, d->text + a, b - a);
+        if (arg->text == NULL)
+            *bad = 1;
+        arg->entity = entity_exact(d, a, b);
+        arg->canonical = arg->entity >= 0 ? d->final[arg->entity].canonical : NULL;
+    }
+    return n;
+}
+
+static int by_position(const void *pa, const void *pb)
+{
+    const span_t *a = pa, *b = pb;
+    /* aux2 is kept in priority (unused after resolution) */
+    if (a->priority != b->priority)
+        return (uint32_t)a->priority < (uint32_t)b->priority ? -1 : 1;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* Resolves overlaps per relation type; returns the winners' count, moved to the front. */
+static long resolve_relations(doc_t *d)
+{
+    span_vec_t *rels = &d->worker->relations;
+    if (rels->count == 0)
+        return 0;
+    qsort(rels->items, rels->count, sizeof(span_t), by_type);
+    uint32_t *win = nerd_arena_alloc(d->worker->arena, rels->count * sizeof(uint32_t));
+    span_t *kept = nerd_arena_alloc(d->worker->arena, rels->count * sizeof(span_t));
+    if (win == NULL || kept == NULL)
+        return -1;
+    size_t nk = 0;
+    for (size_t lo = 0; lo < rels->count;) {
+        size_t hi = lo;
+        while (hi < rels->count && rels->items[hi].type == rels->items[lo].type)
+            hi++;
+        long nw = resolve_spans(d, rels->items + lo, hi - lo, win, 1);
+        if (nw < 0)
+            return -1;
+        for (long k = 0; k < nw; k++)
+            kept[nk++] = rels->items[lo + win[k]];
+        lo = hi;
+    }
+    memcpy(rels->items, kept, nk * sizeof(span_t));
+    rels->count = nk;
+    /* sort by position; the position goes in the priority field, no longer needed */
+    for (size_t k = 0; k < nk; k++) {
+        span_t *s = &rels->items[k];
+        s->priority = (int32_t)relation_position(d, s, &d->rules->rules[s->rule]);
+    }
+    qsort(rels->items, nk, sizeof(span_t), by_position);
+    return (long)nk;
+}
+
+static int collect_persons(doc_t *d, pronouns_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->d = d;
+    p->persons = nerd_arena_alloc(d->worker->arena, (d->final_count + 1) * sizeof(uint32_t));
+    if (p->persons == NULL)
+        return NERD_ENOMEM;
+    const char *person = d->rules->person_type >= 0 ? d->rules->types[d->rules->person_type] : NULL;
+    for (size_t k = 0; k < d->final_count; k++)
+        if (person && d->final[k].type == person)
+            p->persons[p->person_count++] = (uint32_t)k;
+    return 0;
+}
+
+int relate_run(doc_t *d)
+{
+    const nerd_rules_t *rules = d->rules;
+    nerd_worker_t *w = d->worker;
+    for (size_t r = 0; r < rules->rule_count; r++) {
+        if (rules->rules[r].kind != RULE_RELATION)
+            continue;
+        int rc = extract_check_time(d);
+        if (rc == 0)
+            rc = extract_run_pattern(d, &rules->rules[r], relation_found, NULL);
+        if (rc)
+            return rc;
+    }
+    long n = resolve_relations(d);
+    if (n < 0)
+        return NERD_ENOMEM;
+    if (n == 0)
+        return 0;
+    pronouns_t pr;
+    nerd_relation_t *out = nerd_arena_alloc(w->arena, (size_t)n * sizeof(nerd_relation_t));
+    const char **prev = nerd_arena_alloc(w->arena, (rules->relation_type_count + 1) * sizeof(char *));
+    if (out == NULL || prev == NULL || collect_persons(d, &pr) != 0)
+        return NERD_ENOMEM;
+    memset(prev, 0, (rules->relation_type_count + 1) * sizeof(char *));
+    const char *pron = rules->pron_type >= 0 ? rules->types[rules->pron_type] : NULL;
+    size_t o = 0;
+    for (long k = 0; k < n; k++) {
+        const span_t *s = &w->relations.items[k];
+        const rule_t *rule = &rules->rules[s->rule];
+        nerd_arg_t *args = nerd_arena_alloc(w->arena, (rule->group_count + 1) * sizeof(nerd_arg_t));
+        if (args == NULL)
+            return NERD_ENOMEM;
+        memset(args, 0, (rule->group_count + 1) * sizeof(nerd_arg_t));
+        int bad = 0;
+        size_t na = build_args(d, s, rule, args, &bad);
+        if (bad)
+            return NERD_ENOMEM;
+        const nerd_arg_t *speaker = NULL;
+        for (size_t a = 0; a < na; a++) {
+            nerd_arg_t *arg = &args[a];
+            if (arg->entity >= 0 && pron && d->final[arg->entity].type == pron) {
+                const char *who = resolve_pronoun(&pr, arg->start);
+                if (who) {
+                    arg->canonical = who;
+                    d->final[arg->entity].canonical = who;
+                }
+            }
+            if (strcmp(arg->role, "speaker") == 0)
+                speaker = arg;
+        }
+        if (rule->speaker_previous && speaker == NULL) {
+            if (prev[s->type] == NULL)
+                continue;   /* nobody spoke before: the relation has no speaker */
+            nerd_arg_t *arg = &args[na++];
+            arg->role = "speaker";
+            arg->has_span = 0;
+            arg->canonical = prev[s->type];
+            arg->entity = -1;
+            speaker = arg;
+        }
+        if (speaker && speaker->canonical) {
+            prev[s->type] = speaker->canonical;
+            if (speaker->has_span) {
+                pr.speaker = speaker->canonical;
+                pr.speaker_pos = speaker->start;
+            }
+        }
+        nerd_relation_t *rel = &out[o++];
+        rel->type = rules->relation_types[s->type];
+        rel->args = args;
+        rel->arg_count = na;
+        rel->attrs = rule->attrs;
+        rel->attr_count = rule->attr_count;
+        rel->rule = rule->id;
+    }
+    d->result->relations = out;
+    d->result->relation_count = o;
+    return 0;
+}

@@ -1,0 +1,350 @@
+/*
+ * rules.c - loading a rule set folder into a compiled, shared, reference-counted nerd_rules_t.
+ *
+ * nerd_rules_load() reads every *.rules file of the folder in name order (rules_parse.c turns
+ * each into rules, macros, phases, gazetteer entries and tests), then compiles the patterns
+ * (pattern.c) once every entity type is known.  Every problem is collected as a
+ * "file:line:col: message" line; a set with any problem is not returned.
+ */
+#include "rules_load.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FNV_OFFSET UINT64_C(14695981039346656037)
+#define FNV_PRIME UINT64_C(1099511628211)
+
+/* Control bytes that stand for entity types in the masked text: every C0 byte except NUL, the
+ * three blanks the shadow keeps (\t \n \r) and the filler 0x1F.  27 bytes for 24 types. */
+static const unsigned char type_bytes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                           0x0B, 0x0C, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13,
+                                           0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B};
+
+unsigned char rules_type_byte(size_t t)
+{
+    return t < sizeof(type_bytes) ? type_bytes[t] : 0;
+}
+
+int rules_byte_type(unsigned char b)
+{
+    if (b == 0 || b >= RULES_FILLER_BYTE || b == '\t' || b == '\n' || b == '\r')
+        return -1;
+    if (b <= 0x08)
+        return b - 1;
+    if (b <= 0x0C)
+        return b - 0x0B + 8;
+    return b - 0x0E + 10;
+}
+
+/* ---- loader helpers ---- */
+
+void loader_error(loader_t *L, const char *file, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    strbuf_printf(&L->errors, "%s:%u:%u: %s\n", file, line, col, msg);
+    L->error_count++;
+}
+
+char *loader_strndup(loader_t *L, const char *s, size_t n)
+{
+    char *p = nerd_arena_strndup(L->set->pool, s, n);
+    if (p == NULL)
+        L->nomem = 1;
+    return p;
+}
+
+int loader_grow(loader_t *L, void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : 16;
+    while (c <= n)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (p == NULL) {
+        L->nomem = 1;
+        return NERD_ENOMEM;
+    }
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+char *loader_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        errno = EIO;
+        return NULL;
+    }
+    buf = malloc((size_t)size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != (size_t)size) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+void loader_hash(loader_t *L, const char *data, size_t len)
+{
+    uint64_t h = L->hash;
+    const unsigned char *s = (const unsigned char *)data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ s[i]) * FNV_PRIME;
+    L->hash = h;
+}
+
+int loader_type(loader_t *L, const char *name, size_t len, int create)
+{
+    nerd_rules_t *set = L->set;
+    for (size_t i = 0; i < set->type_count; i++)
+        if (strlen(set->types[i]) == len && memcmp(set->types[i], name, len) == 0)
+            return (int)i;
+    if (!create || set->type_count == RULES_MAX_TYPES)
+        return -1;
+    const char *copy = loader_strndup(L, name, len);
+    if (copy == NULL)
+        return -1;
+    set->types[set->type_count] = copy;
+    set->type_byte[set->type_count] = rules_type_byte(set->type_count);
+    return (int)set->type_count++;
+}
+
+int loader_relation_type(loader_t *L, const char *name, size_t len, int create)
+{
+    nerd_rules_t *set = L->set;
+    for (size_t i = 0; i < set->relation_type_count; i++)
+        if (strlen(set->relation_types[i]) == len && memcmp(set->relation_types[i], name, len) == 0)
+            return (int)i;
+    if (!create)
+        return -1;
+    /* relation_types lives in the pool: grow by copying (there are only a handful). */
+    const char **arr = nerd_arena_alloc(set->pool, (set->relation_type_count + 1) * sizeof(*arr));
+    const char *copy = loader_strndup(L, name, len);
+    if (arr == NULL || copy == NULL) {
+        L->nomem = 1;
+        return -1;
+    }
+    if (set->relation_type_count)
+        memcpy(arr, set->relation_types, set->relation_type_count * sizeof(*arr));
+    arr[set->relation_type_count] = copy;
+    set->relation_types = arr;
+    return (int)set->relation_type_count++;
+}
+
+/* ---- the set ---- */
+
+static void rules_free(nerd_rules_t *set)
+{
+    if (set == NULL)
+        return;
+    for (size_t i = 0; i < set->rule_count; i++)
+        pcre2_code_free(set->rules[i].code);
+    free(set->rules);
+    free(set->tests);
+    gazetteer_destroy(&set->gazetteer);
+    nerd_arena_destroy(&set->pool);
+    free(set);
+}
+
+static int name_compare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Lists the *.rules files of L->dir in name order into *names (malloc'd strings). */
+static size_t list_rule_files(loader_t *L, char ***names)
+{
+    *names = NULL;
+    DIR *d = opendir(L->dir);
+    if (d == NULL) {
+        loader_error(L, L->dir, 0, 0, "cannot open the rule set folder: %s", strerror(errno));
+        return 0;
+    }
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".rules"))
+            continue;
+        char *copy = strdup(e->d_name);
+        if (copy == NULL || loader_grow(L, (void **)names, &cap, n, sizeof(char *)) != 0) {
+            free(copy);
+            L->nomem = 1;
+            break;
+        }
+        (*names)[n++] = copy;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(*names, n, sizeof(char *), name_compare);
+    if (n == 0 && !L->nomem)
+        loader_error(L, L->dir, 0, 0, "the folder has no *.rules files");
+    return n;
+}
+
+static void load_files(loader_t *L)
+{
+    char **names;
+    size_t n = list_rule_files(L, &names);
+    for (size_t i = 0; i < n; i++) {
+        strbuf_t path;
+        strbuf_init(&path);
+        strbuf_printf(&path, "%s/%s", L->dir, names[i]);
+        const char *display = path.data ? loader_strndup(L, path.data, path.len) : NULL;
+        size_t len = 0;
+        char *data = display ? loader_read_file(display, &len) : NULL;
+        if (display == NULL) {
+            L->nomem = 1;
+        } else if (data == NULL) {
+            loader_error(L, display, 0, 0, "cannot read the file: %s", strerror(errno));
+        } else {
+            loader_hash(L, names[i], strlen(names[i]));
+            loader_hash(L, data, len);
+            rules_parse_file(L, display, names[i], data, len);
+        }
+        free(data);
+        strbuf_free(&path);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static const char *last_component(loader_t *L, const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    return loader_strndup(L, dir + start, len - start);
+}
+
+static void finish_set(loader_t *L)
+{
+    nerd_rules_t *set = L->set;
+    set->phase_count = L->phase_count ? L->phase_count : 1;
+    set->person_type = loader_type(L, "PERSON", 6, 0);
+    set->org_type = loader_type(L, "ORG", 3, 0);
+    set->pron_type = loader_type(L, "PRON", 4, 0);
+    char version[512];
+    snprintf(version, sizeof(version), "%s@%08x", L->dirname ? L->dirname : "",
+             (unsigned)((L->hash >> 32) ^ L->hash));
+    set->version = loader_strndup(L, version, strlen(version));
+}
+
+static void loader_free(loader_t *L)
+{
+    for (size_t i = 0; i < L->pending_count; i++) {
+        free(L->pending[i].text);
+        free(L->pending[i].lines);
+        free(L->pending[i].cols);
+    }
+    free(L->pending);
+    free(L->macros);
+    free(L->phases);
+    free(L->names);
+    strbuf_free(&L->errors);
+}
+
+nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
+{
+    if (errors)
+        *errors = NULL;
+    if (dir == NULL)
+        return NULL;
+    loader_t L;
+    memset(&L, 0, sizeof(L));
+    strbuf_init(&L.errors);
+    L.dir = dir;
+    L.hash = FNV_OFFSET;
+    nerd_rules_t *set = calloc(1, sizeof(*set));
+    if (set == NULL)
+        return NULL;
+    atomic_init(&set->refs, 1);
+    set->pool = nerd_arena_new(64 * 1024);
+    set->gazetteer = gazetteer_new();
+    L.set = set;
+    if (set->pool == NULL || set->gazetteer == NULL) {
+        rules_free(set);
+        return NULL;
+    }
+    L.dirname = last_component(&L, dir);
+    load_files(&L);
+    if (!L.nomem)
+        pattern_compile_all(&L);
+    if (!L.nomem)
+        finish_set(&L);
+    if (L.nomem && errors) {
+        strbuf_free(&L.errors);
+        *errors = strdup("out of memory while loading the rule set\n");
+    }
+    if (L.error_count || L.nomem) {
+        if (errors && !L.nomem)
+            *errors = strbuf_take(&L.errors);
+        loader_free(&L);
+        rules_free(set);
+        return NULL;
+    }
+    loader_free(&L);
+    return set;
+}
+
+nerd_rules_t *nerd_rules_ref(nerd_rules_t *rules)
+{
+    if (rules)
+        atomic_fetch_add_explicit(&rules->refs, 1, memory_order_relaxed);
+    return rules;
+}
+
+void nerd_rules_unref(nerd_rules_t **rules)
+{
+    if (rules == NULL || *rules == NULL)
+        return;
+    /* acq_rel: the thread that frees must see every other thread's last use of the set. */
+    if (atomic_fetch_sub_explicit(&(*rules)->refs, 1, memory_order_acq_rel) == 1)
+        rules_free(*rules);
+    *rules = NULL;
+}
+
+const char *nerd_rules_version(const nerd_rules_t *rules)
+{
+    return rules && rules->version ? rules->version : "";
+}
+
+size_t nerd_rules_count(const nerd_rules_t *rules)
+{
+    return rules ? rules->rule_count : 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * rules.h - the compiled rule set (struct nerd_rules) shared by the loader and the extractor.
+ *
+ * Loading (rules.c, rules_parse.c, pattern.c) fills this structure once; afterwards it is
+ * read-only and shared between worker threads, so nothing in it may change during extraction
+ * except the atomic reference count.  All strings live in the set's own arena (pool).
+ */
+#ifndef NERD_RULES_H
+#define NERD_RULES_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdatomic.h>
+
+#include "gazetteer.h"
+#include "nerd.h"
+#include "strbuf.h"
+
+#define RULES_MAX_TYPES 24
+#define RULES_FILLER_BYTE 0x1F
+
+enum { RULE_ENTITY, RULE_RELATION, RULE_GAZETTEER };
+
+typedef struct rule_group {
+    const char *name;
+    uint32_t number;
+} rule_group_t;
+
+typedef struct rule {
+    int kind;                    /* RULE_ENTITY, RULE_RELATION or RULE_GAZETTEER */
+    uint32_t index;              /* position in the set: the last tie-breaker */
+    const char *id;              /* "en/person.rules:12 person.appositive" */
+    const char *name;
+    uint32_t type;               /* entity type index, or relation type index */
+    uint32_t phase;
+    int priority;
+    int nested;
+    int caseless;
+    int speaker_previous;
+    pcre2_code *code;            /* patterns only */
+    int jit;                     /* JIT compilation succeeded */
+    uint32_t span_group;         /* the group named span, 0 for the whole match */
+    uint32_t canonical_group;    /* canonical=GROUP, 0 when absent */
+    rule_group_t *groups;        /* named groups in number order (relation arguments) */
+    size_t group_count;
+    nerd_attr_t *attrs;          /* +KEY=VALUE */
+    size_t attr_count;
+} rule_t;
+
+enum { EXPECT_ENTITY, EXPECT_NO_ENTITY, EXPECT_RELATION };
+
+typedef struct test_arg {
+    const char *role, *value;
+} test_arg_t;
+
+typedef struct test_expect {
+    int kind;
+    const char *type;
+    const char *text;            /* entity expectations */
+    test_arg_t *args;            /* relation expectations */
+    size_t arg_count;
+} test_expect_t;
+
+typedef struct rule_test {
+    const char *where;           /* "dir/file:line" */
+    const char *text;
+    size_t text_len;
+    test_expect_t *expects;
+    size_t expect_count;
+} rule_test_t;
+
+struct nerd_rules {
+    atomic_int refs;
+    nerd_arena_t *pool;          /* every string and array below */
+    const char *version;
+    rule_t *rules;
+    size_t rule_count;
+    const char *types[RULES_MAX_TYPES];     /* entity types, in order of first use */
+    unsigned char type_byte[RULES_MAX_TYPES];
+    size_t type_count;
+    const char **relation_types;
+    size_t relation_type_count;
+    size_t phase_count;
+    gazetteer_t *gazetteer;
+    rule_test_t *tests;
+    size_t test_count;
+    uint32_t max_captures;       /* largest capture count of any pattern */
+    int person_type, org_type, pron_type;   /* type indexes, -1 when the set has none */
+};
+
+/* The byte that stands for type index t in the masked text. */
+unsigned char rules_type_byte(size_t t);
+/* Type index of the byte b, or -1 when b is no type byte. */
+int rules_byte_type(unsigned char b);
+
+#endif

@@ -1,0 +1,698 @@
+/*
+ * test_engine.c - unit tests of the extraction engine: arena, UTF-8, tokeniser, gazetteer,
+ * and nerd_extract() on the small rule sets under tests/unit/fixtures/ (phases, overlaps,
+ * nesting, linking, relations, pronouns, limits).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gazetteer.h"
+#include "nerd.h"
+#include "token.h"
+
+/* The fixtures folder, found next to this source file whatever the working directory. */
+static const char *fixture(const char *name)
+{
+    static char path[1024];
+    const char *file = __FILE__;
+    const char *slash = strrchr(file, '/');
+    int dir = slash ? (int)(slash - file) : 1;
+    snprintf(path, sizeof(path), "%.*s/fixtures/%s", dir, slash ? file : ".", name);
+    return path;
+}
+
+static nerd_rules_t *load_fixture(const char *name)
+{
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(fixture(name), &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", fixture(name), errors ? errors : "(no text)\n");
+    free(errors);
+    assert_non_null(r);
+    return r;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The entity of type with exactly text, or NULL. */
+static const nerd_entity_t *find_entity(const nerd_result_t *res, const char *type, const char *text)
+{
+    for (size_t k = 0; k < res->entity_count; k++)
+        if (strcmp(res->entities[k].type, type) == 0 && strcmp(res->entities[k].text, text) == 0)
+            return &res->entities[k];
+    return NULL;
+}
+
+static const nerd_entity_t *entity_with_text(const nerd_result_t *res, const char *text)
+{
+    for (size_t k = 0; k < res->entity_count; k++)
+        if (strcmp(res->entities[k].text, text) == 0)
+            return &res->entities[k];
+    return NULL;
+}
+
+static const nerd_arg_t *find_arg(const nerd_relation_t *rel, const char *role)
+{
+    for (size_t a = 0; a < rel->arg_count; a++)
+        if (strcmp(rel->args[a].role, role) == 0)
+            return &rel->args[a];
+    return NULL;
+}
+
+static int extract(nerd_worker_t *w, const nerd_rules_t *r, const char *text,
+                   const nerd_limits_t *lim, const nerd_result_t **res)
+{
+    return nerd_extract(w, r, text, strlen(text), lim, res);
+}
+
+/* ---- arena ---- */
+
+static void test_arena_alloc_and_reset(void **state)
+{
+    (void)state;
+    nerd_arena_t *a = nerd_arena_new(1024);
+    assert_non_null(a);
+    assert_int_equal(nerd_arena_used(a), 0);
+    char *first = nerd_arena_alloc(a, 10);
+    assert_non_null(first);
+    memset(first, 'x', 10);
+    for (int i = 0; i < 500; i++) {
+        void *p = nerd_arena_alloc(a, (size_t)(i % 37) + 1);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % alignof(max_align_t), 0);
+        memset(p, 0xAB, (size_t)(i % 37) + 1);
+    }
+    assert_true(nerd_arena_used(a) > 500);
+    /* a big allocation gets its own block and stays intact */
+    unsigned char *big = nerd_arena_alloc(a, 100000);
+    assert_non_null(big);
+    memset(big, 7, 100000);
+    char *after = nerd_arena_alloc(a, 16);
+    assert_non_null(after);
+    assert_int_equal(big[99999], 7);
+    assert_memory_equal(first, "xxxxxxxxxx", 10);
+    char *s = nerd_arena_strndup(a, "hello world", 5);
+    assert_string_equal(s, "hello");
+    nerd_arena_reset(a);
+    assert_int_equal(nerd_arena_used(a), 0);
+    /* the first block is kept: the first allocation lands where it did before */
+    assert_ptr_equal(nerd_arena_alloc(a, 10), first);
+    nerd_arena_destroy(&a);
+    assert_null(a);
+    nerd_arena_destroy(&a);
+    nerd_arena_destroy(NULL);
+}
+
+static void test_errors_names(void **state)
+{
+    (void)state;
+    assert_string_equal(nerd_strerror_name(NERD_OK), "ok");
+    assert_string_equal(nerd_strerror_name(NERD_EINVAL), "invalid");
+    assert_string_equal(nerd_strerror_name(NERD_ENOMEM), "nomem");
+    assert_string_equal(nerd_strerror_name(NERD_EUTF8), "utf8");
+    assert_string_equal(nerd_strerror_name(NERD_ETOOBIG), "too_big");
+    assert_string_equal(nerd_strerror_name(NERD_EENTITIES), "entities");
+    assert_string_equal(nerd_strerror_name(NERD_EMATCHLIMIT), "match_limit");
+    assert_string_equal(nerd_strerror_name(NERD_ETIMEOUT), "timeout");
+    assert_string_equal(nerd_strerror_name(NERD_ERULES), "rules");
+    assert_string_equal(nerd_strerror_name(NERD_EIO), "io");
+    assert_non_null(nerd_strerror(-1234));
+    assert_string_equal(nerd_strerror_name(-1234), "unknown");
+    assert_true(strlen(nerd_strerror(NERD_EUTF8)) > 5);
+}
+
+/* ---- UTF-8 ---- */
+
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "", "plain ASCII text that is longer than eight bytes", "Z\xC3\xBCrich",
+        "\xE5\x8F\xB0\xE5\x8C\x97", "\xF0\x9F\x98\x80 emoji", "\xF4\x8F\xBF\xBF",
+        "\xEF\xBB\xBF" "BOM", "\xED\x9F\xBF" /* U+D7FF, just below the surrogates */,
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(nerd_utf8_check(good[i], strlen(good[i]), NULL), 0);
+    assert_int_equal(nerd_utf8_check(NULL, 0, NULL), 0);
+    /* NUL bytes are valid UTF-8 */
+    assert_int_equal(nerd_utf8_check("a\0b", 3, NULL), 0);
+}
+
+static void test_utf8_invalid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t bad;
+    } cases[] = {
+        {"ab\xC0\x80", 2},                    /* overlong NUL */
+        {"\xC1\xBF", 0},                      /* overlong 2-byte */
+        {"x\xE0\x80\x80", 1},                 /* overlong 3-byte */
+        {"\xF0\x80\x80\x80", 0},              /* overlong 4-byte */
+        {"abc\xED\xA0\x80", 3},               /* surrogate U+D800 */
+        {"\xED\xBF\xBF", 0},                  /* surrogate U+DFFF */
+        {"\xF4\x90\x80\x80", 0},              /* above U+10FFFF */
+        {"\xF5\x80\x80\x80", 0},              /* invalid lead byte */
+        {"\xFF", 0},
+        {"ok \x80", 3},                       /* lone continuation */
+        {"\xE2\x82", 0},                      /* truncated */
+        {"\xE2\x28\xA1", 0},                  /* bad continuation */
+        {"0123456789abcdefghij\xC3", 20},     /* after the eight-byte fast path */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t off = 999;
+        assert_int_equal(nerd_utf8_check(cases[i].s, strlen(cases[i].s), &off), NERD_EUTF8);
+        assert_int_equal(off, cases[i].bad);
+    }
+    assert_int_equal(nerd_utf8_check(NULL, 3, NULL), NERD_EINVAL);
+}
+
+/* ---- tokeniser ---- */
+
+static size_t split(nerd_arena_t *a, const char *text, token_t **toks)
+{
+    size_t n = 0;
+    assert_int_equal(token_split(a, text, strlen(text), toks, &n), 0);
+    return n;
+}
+
+static void assert_token(const char *text, const token_t *t, const char *want)
+{
+    assert_int_equal(t->end - t->start, strlen(want));
+    assert_memory_equal(text + t->start, want, strlen(want));
+}
+
+static void test_tokens_split(void **state)
+{
+    (void)state;
+    nerd_arena_t *a = nerd_arena_new(0);
+    token_t *t;
+    const char *s1 = "The Party\xE2\x80\x99s Chun-chang, NATO 2024.";
+    size_t n = split(a, s1, &t);
+    assert_int_equal(n, 11);
+    static const char *const want[] = {"The", "Party", "\xE2\x80\x99", "s", "Chun", "-", "chang",
+                                       ",", "NATO", "2024", "."};
+    for (size_t i = 0; i < n; i++)
+        assert_token(s1, &t[i], want[i]);
+    assert_true(t[0].flags & TOK_CAP);
+    assert_true(t[0].flags & TOK_SPACE_BEFORE);
+    assert_false(t[0].flags & TOK_ALLCAPS);
+    assert_true(t[2].flags & TOK_PUNCT);
+    assert_false(t[2].flags & TOK_SPACE_BEFORE);
+    assert_false(t[3].flags & TOK_CAP);
+    assert_true(t[8].flags & TOK_ALLCAPS);
+    assert_true(t[9].flags & TOK_DIGIT);
+    assert_false(t[9].flags & TOK_CAP);
+    assert_true(t[10].flags & TOK_PUNCT);
+    nerd_arena_destroy(&a);
+}
+
+static void test_tokens_unicode_and_lines(void **state)
+{
+    (void)state;
+    nerd_arena_t *a = nerd_arena_new(0);
+    token_t *t;
+    /* Zürich, Ōsaka (Latin Extended-A capital), a CJK run ended by an ideographic full stop,
+     * a no-break space, a line break and a paragraph break */
+    const char *s = "Z\xC3\xBCrich \xC5\x8Csaka\xC2\xA0x\n\xE5\x8F\xB0\xE5\x8C\x97\xE3\x80\x82\n\nEnd";
+    size_t n = split(a, s, &t);
+    assert_int_equal(n, 6);
+    assert_token(s, &t[0], "Z\xC3\xBCrich");
+    assert_true(t[0].flags & TOK_CAP);
+    assert_token(s, &t[1], "\xC5\x8Csaka");
+    assert_true(t[1].flags & TOK_CAP);
+    assert_token(s, &t[2], "x");
+    assert_true(t[2].flags & TOK_SPACE_BEFORE);
+    assert_token(s, &t[3], "\xE5\x8F\xB0\xE5\x8C\x97");
+    assert_true(t[3].flags & TOK_NEWLINE_BEFORE);
+    assert_false(t[3].flags & TOK_PARA_BEFORE);
+    assert_true(t[4].flags & TOK_PUNCT);
+    assert_token(s, &t[5], "End");
+    assert_true(t[5].flags & TOK_PARA_BEFORE);
+    /* an empty text has no tokens; a long one grows the array */
+    assert_int_equal(split(a, "", &t), 0);
+    char *long_text = malloc(40001);
+    for (int i = 0; i < 20000; i++) {
+        long_text[2 * i] = 'w';
+        long_text[2 * i + 1] = ' ';
+    }
+    long_text[40000] = '\0';
+    assert_int_equal(split(a, long_text, &t), 20000);
+    assert_int_equal(t[19999].start, 39998);
+    free(long_text);
+    nerd_arena_destroy(&a);
+}
+
+static void test_tokens_case_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(token_char_lower('A'), 'a');
+    assert_int_equal(token_char_lower(0xC9), 0xE9);      /* É -> é */
+    assert_int_equal(token_char_upper(0xE9), 0xC9);
+    assert_int_equal(token_char_lower(0x014C), 0x014D);  /* Ō -> ō */
+    assert_int_equal(token_char_upper(0x014D), 0x014C);
+    assert_int_equal(token_char_lower(0x0416), 0x0436);  /* Ж -> ж */
+    assert_int_equal(token_char_upper(0x00D7), 0x00D7);  /* × has no case */
+    assert_int_equal(token_char_class(0x3002), CHAR_PUNCT);
+    assert_int_equal(token_char_class(0x00A0), CHAR_SPACE);
+    assert_int_equal(token_char_class(0x4E2D), CHAR_LETTER);
+}
+
+/* ---- gazetteer ---- */
+
+typedef struct hits {
+    size_t count;
+    size_t tok[16], ntok[16];
+    char canon[16][64];
+} hits_t;
+
+static int collect(void *ctx, size_t tok, size_t ntok, const gazetteer_value_t *v)
+{
+    hits_t *h = ctx;
+    if (h->count < 16) {
+        h->tok[h->count] = tok;
+        h->ntok[h->count] = ntok;
+        snprintf(h->canon[h->count], 64, "%.*s", (int)v->canonical_len, v->canonical);
+    }
+    h->count++;
+    return 0;
+}
+
+static hits_t lookup(const gazetteer_t *g, nerd_arena_t *a, const char *text)
+{
+    hits_t h;
+    memset(&h, 0, sizeof(h));
+    token_t *t;
+    size_t n = split(a, text, &t);
+    assert_int_equal(gazetteer_lookup(g, text, t, n, collect, &h), 0);
+    return h;
+}
+
+static void test_gazetteer_modes(void **state)
+{
+    (void)state;
+    gazetteer_t *g = gazetteer_new();
+    nerd_arena_t *a = nerd_arena_new(0);
+    const char *canon = "Chinese Communist Party";
+    assert_int_equal(gazetteer_add(g, canon, strlen(canon), GAZ_CASE_SENSITIVE, 1, canon, strlen(canon)), 0);
+    assert_int_equal(gazetteer_add(g, "CCP", 3, GAZ_CASE_SENSITIVE, 1, canon, strlen(canon)), 0);
+    assert_int_equal(gazetteer_add(g, "new york", 8, GAZ_CASE_SMART, 2, "New York", 8), 0);
+    assert_int_equal(gazetteer_add(g, "Xinhua", 6, GAZ_CASE_INSENSITIVE, 3, "Xinhua", 6), 0);
+    /* nine tokens: longer than any n-gram the lookup tries, so skipped */
+    assert_int_equal(gazetteer_add(g, "a b c d e f g h i", 17, GAZ_CASE_SENSITIVE, 4, "x", 1), 1);
+
+    hits_t h = lookup(g, a, "The Chinese Communist Party (CCP) and the chinese communist party.");
+    assert_int_equal(h.count, 2);
+    assert_int_equal(h.tok[0], 1);
+    assert_int_equal(h.ntok[0], 3);
+    assert_string_equal(h.canon[1], canon);
+
+    h = lookup(g, a, "new york, NEW YORK, New York, New york");
+    assert_int_equal(h.count, 3); /* as written, all caps, title case; not "New york" */
+    assert_string_equal(h.canon[2], "New York");
+
+    h = lookup(g, a, "XINHUA xinhua XinHua Xinhuanet");
+    assert_int_equal(h.count, 3);
+    /* a prefix alone is no hit */
+    h = lookup(g, a, "Chinese Communist rally");
+    assert_int_equal(h.count, 0);
+    assert_int_equal(gazetteer_size(g), 6); /* CCP phrases 2, smart spellings 3, folded 1 */
+    gazetteer_destroy(&g);
+    assert_null(g);
+    nerd_arena_destroy(&a);
+}
+
+static void test_gazetteer_nested_phrases(void **state)
+{
+    (void)state;
+    gazetteer_t *g = gazetteer_new();
+    nerd_arena_t *a = nerd_arena_new(0);
+    assert_int_equal(gazetteer_add(g, "Taiwan", 6, GAZ_CASE_SENSITIVE, 1, "Taiwan", 6), 0);
+    assert_int_equal(gazetteer_add(g, "National Taiwan University", 26, GAZ_CASE_SENSITIVE, 2,
+                                   "NTU", 3), 0);
+    hits_t h = lookup(g, a, "at National Taiwan University");
+    /* both the long phrase and the word inside it are reported: resolution picks later */
+    assert_int_equal(h.count, 2);
+    assert_string_equal(h.canon[0], "NTU");
+    assert_int_equal(h.ntok[0], 3);
+    assert_string_equal(h.canon[1], "Taiwan");
+    gazetteer_destroy(&g);
+    nerd_arena_destroy(&a);
+}
+
+/* ---- extraction ---- */
+
+static void test_extract_basic_and_aliases(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("basic");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "She studied at NTU near Taiwan, then TAIWAN, not taiwan.", NULL, &res), 0);
+    const nerd_entity_t *e = find_entity(res, "ORG", "NTU");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "National Taiwan University");
+    assert_int_equal(e->start, 15);
+    assert_int_equal(e->end, 18);
+    assert_non_null(find_entity(res, "LOC", "Taiwan"));
+    assert_non_null(find_entity(res, "LOC", "TAIWAN"));       /* case=smart: all caps */
+    assert_null(find_entity(res, "LOC", "taiwan"));           /* ... but not lower case */
+    assert_non_null(strstr(e->rule, "basic/20-names.rules:3"));
+    /* the longer ORG wins over the LOC inside it, in the same phase */
+    assert_int_equal(extract(w, r, "at National Taiwan University", NULL, &res), 0);
+    assert_int_equal(res->entity_count, 1);
+    assert_string_equal(res->entities[0].type, "ORG");
+    nerd_worker_destroy(&w);
+    assert_null(w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_type_context_across_phases(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("basic");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    /* person.appositive needs a ROLE found in an earlier phase */
+    assert_int_equal(extract(w, r, "Lin Zongnan, a professor at the school, spoke.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Lin Zongnan"));
+    assert_non_null(find_entity(res, "ROLE", "professor"));
+    /* no ROLE after the comma: no PERSON */
+    assert_int_equal(extract(w, r, "Lin Zongnan, a walker at the school, spoke.", NULL, &res), 0);
+    assert_null(find_entity(res, "PERSON", "Lin Zongnan"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_overlap_order(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Zorblat met Quib at the Grand Mordor Hotel.", NULL, &res), 0);
+    /* equal length: higher priority wins */
+    assert_non_null(find_entity(res, "HIGH", "Zorblat"));
+    assert_null(find_entity(res, "LOW", "Zorblat"));
+    /* equal length and priority: the earlier rule wins */
+    assert_non_null(find_entity(res, "FIRSTRULE", "Quib"));
+    assert_null(find_entity(res, "SECONDRULE", "Quib"));
+    /* longest wins even against a higher priority */
+    assert_non_null(find_entity(res, "HOTEL", "Grand Mordor Hotel"));
+    assert_null(find_entity(res, "HOTEL", "Mordor Hotel"));
+    assert_int_equal(res->entity_count, 3);
+    for (size_t k = 1; k < res->entity_count; k++)
+        assert_true(res->entities[k - 1].start <= res->entities[k].start);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_nested_and_replacement(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Room-12 of Springfield University, Shelbyville County.", NULL, &res), 0);
+    /* a nested rule stays inside the longer match (sorted by start, so after it) */
+    const nerd_entity_t *code = find_entity(res, "CODE", "Room-12");
+    const nerd_entity_t *num = find_entity(res, "NUM", "12");
+    assert_non_null(code);
+    assert_non_null(num);
+    assert_true(num > code);
+    /* a later phase covering an earlier LOC replaces it ... */
+    assert_non_null(find_entity(res, "ORG", "Springfield University"));
+    assert_null(find_entity(res, "LOC", "Springfield"));
+    /* ... unless its rule is nested */
+    assert_non_null(find_entity(res, "REGION", "Shelbyville County"));
+    assert_non_null(find_entity(res, "LOC", "Shelbyville"));
+    /* a NUM alone (not inside anything) is found as well */
+    assert_int_equal(extract(w, r, "Take 42 apples.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "NUM", "42"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_linking(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    const char *text = "Acme Widget Works (AWW) hired Lai Chun-chang. Lai  said AWW grew. "
+                       "Earlier, Lai was away.";
+    assert_int_equal(extract(w, r, text, NULL, &res), 0);
+    size_t aww = 0, lai = 0;
+    for (size_t k = 0; k < res->entity_count; k++) {
+        const nerd_entity_t *e = &res->entities[k];
+        if (strcmp(e->text, "AWW") == 0) {
+            assert_string_equal(e->type, "ORG");
+            assert_string_equal(e->canonical, "Acme Widget Works");
+            aww++;
+        }
+        if (strcmp(e->text, "Lai") == 0) {
+            assert_string_equal(e->type, "PERSON");
+            assert_string_equal(e->canonical, "Lai Chun-chang");
+            lai++;
+        }
+    }
+    assert_int_equal(aww, 2);
+    assert_int_equal(lai, 2);
+    /* a bare word before the full name is not linked */
+    assert_int_equal(extract(w, r, "Lai came. Then Lai Chun-chang spoke.", NULL, &res), 0);
+    assert_null(find_entity(res, "PERSON", "Lai"));
+    /* whitespace is normalised in canonical names */
+    assert_int_equal(extract(w, r, "and Homer   Simpson\nspoke.", NULL, &res), 0);
+    const nerd_entity_t *e = entity_with_text(res, "Homer   Simpson");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "Homer Simpson");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_relations(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    const char *text = "Homer Simpson, the mayor of Springfield, left.";
+    assert_int_equal(extract(w, r, text, NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    const nerd_relation_t *rel = &res->relations[0];
+    assert_string_equal(rel->type, "works_for");
+    assert_non_null(strstr(rel->rule, "overlap/main.rules:"));
+    const nerd_arg_t *person = find_arg(rel, "person"), *role = find_arg(rel, "role"),
+                     *place = find_arg(rel, "place");
+    assert_non_null(person);
+    assert_non_null(role);
+    assert_non_null(place);
+    assert_string_equal(person->text, "Homer Simpson");
+    assert_string_equal(person->canonical, "Homer Simpson");
+    assert_true(person->entity >= 0);
+    assert_string_equal(res->entities[person->entity].text, "Homer Simpson");
+    assert_string_equal(place->text, "Springfield");
+    assert_string_equal(res->entities[place->entity].type, "LOC");
+    assert_int_equal(role->start, 19);
+    assert_int_equal(role->end, 24);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_pronouns_and_speakers(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    const char *text = "Homer Simpson said taxes will fall.\n\"We are done\"\n"
+                       "Then Marge Bouvier arrived. He said more.";
+    assert_int_equal(extract(w, r, text, NULL, &res), 0);
+    assert_int_equal(res->relation_count, 3);
+    const nerd_relation_t *said = &res->relations[0], *quote = &res->relations[1],
+                          *pron = &res->relations[2];
+    assert_string_equal(find_arg(said, "content")->text, "taxes will fall");
+    assert_int_equal(said->attr_count, 1);
+    assert_string_equal(said->attrs[0].key, "direct");
+    assert_string_equal(said->attrs[0].value, "false");
+    /* speaker=previous: the speaker of the statement before, without a span */
+    const nerd_arg_t *sp = find_arg(quote, "speaker");
+    assert_non_null(sp);
+    assert_int_equal(sp->has_span, 0);
+    assert_null(sp->text);
+    assert_int_equal(sp->entity, -1);
+    assert_string_equal(sp->canonical, "Homer Simpson");
+    assert_string_equal(quote->attrs[0].value, "true");
+    /* the pronoun keeps its span and takes the latest speaker's name */
+    sp = find_arg(pron, "speaker");
+    assert_string_equal(sp->text, "He");
+    assert_int_equal(sp->has_span, 1);
+    assert_string_equal(sp->canonical, "Homer Simpson");
+    assert_string_equal(res->entities[sp->entity].type, "PRON");
+    /* without an earlier speaker, the most recent PERSON */
+    assert_int_equal(extract(w, r, "Marge Bouvier met Homer Simpson. She said hello.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Homer Simpson");
+    /* a quote with no earlier statement has no speaker: no relation */
+    assert_int_equal(extract(w, r, "\"Nobody spoke\"", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 0);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_catastrophic_pattern(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("catastrophic");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res = (const nerd_result_t *)1;
+    char text[64];
+    memset(text, 'a', 40);
+    strcpy(text + 40, "b");
+    double t0 = now_seconds();
+    assert_int_equal(extract(w, r, text, NULL, &res), NERD_EMATCHLIMIT);
+    assert_true(now_seconds() - t0 < 5.0);
+    assert_null(res);
+    /* the worker serves the next document as usual */
+    assert_int_equal(extract(w, r, "aaa", NULL, &res), 0);
+    assert_int_equal(res->entity_count, 1);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_limits(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    nerd_limits_t lim;
+    nerd_limits_default(&lim);
+    assert_int_equal(lim.max_bytes, 4u << 20);
+    assert_int_equal(lim.max_entities, 100000);
+    assert_int_equal(lim.match_limit, 1000000);
+    assert_int_equal(lim.depth_limit, 10000);
+    assert_int_equal(lim.time_budget_ms, 2000);
+    lim.max_bytes = 10;
+    assert_int_equal(extract(w, r, "0123456789", &lim, &res), 0);
+    assert_int_equal(extract(w, r, "0123456789A", &lim, &res), NERD_ETOOBIG);
+    assert_null(res);
+    nerd_limits_default(&lim);
+    lim.max_entities = 2;
+    assert_int_equal(extract(w, r, "Zorblat and Quib.", &lim, &res), 0);
+    assert_int_equal(extract(w, r, "Zorblat and Quib in Springfield.", &lim, &res), NERD_EENTITIES);
+    assert_int_equal(extract(w, r, "ok \xC0\x80", NULL, &res), NERD_EUTF8);
+    assert_int_equal(nerd_extract(w, r, NULL, 0, NULL, &res), 0);
+    assert_int_equal(res->entity_count, 0);
+    assert_int_equal(nerd_extract(w, r, NULL, 5, NULL, &res), NERD_EINVAL);
+    assert_int_equal(nerd_extract(NULL, r, "x", 1, NULL, &res), NERD_EINVAL);
+    assert_int_equal(nerd_extract(w, NULL, "x", 1, NULL, &res), NERD_EINVAL);
+    assert_int_equal(nerd_extract(w, r, "x", 1, NULL, NULL), NERD_EINVAL);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_time_budget(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    size_t n = 3u << 20;
+    char *text = malloc(n + 1);
+    for (size_t i = 0; i < n; i += 3)
+        memcpy(text + i, "42 ", 3);
+    text[n] = '\0';
+    nerd_limits_t lim;
+    nerd_limits_default(&lim);
+    lim.max_entities = 0;
+    lim.time_budget_ms = 1;
+    assert_int_equal(nerd_extract(w, r, text, n, &lim, &res), NERD_ETIMEOUT);
+    free(text);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_control_bytes_and_stats(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    /* control bytes in the input must not be taken for masked entities */
+    const char text[] = "\x03\x1f\x01 Zorblat\x1f Springfield\x02";
+    assert_int_equal(nerd_extract(w, r, text, sizeof(text) - 1, NULL, &res), 0);
+    const nerd_entity_t *z = find_entity(res, "HIGH", "Zorblat");
+    assert_non_null(z);
+    assert_int_equal(z->start, 4);
+    const nerd_entity_t *s = find_entity(res, "LOC", "Springfield");
+    assert_non_null(s);
+    assert_int_equal(s->start, 13);
+    nerd_stage_times_t st;
+    nerd_worker_stage_times(w, &st);
+    assert_int_equal(st.documents, 1);
+    assert_int_equal(st.bytes, sizeof(text) - 1);
+    assert_true(st.normalise + st.tokenise + st.gazetteer + st.patterns + st.link + st.relations > 0);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+static void test_extract_result_stable_across_rules_unref(void **state)
+{
+    (void)state;
+    /* one worker, two rule sets, alternating: match data grows as needed */
+    nerd_rules_t *a = load_fixture("basic"), *b = load_fixture("overlap");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(extract(w, a, "In 1999 Lin Zongnan, a professor at NTU, spoke.", NULL, &res), 0);
+        assert_non_null(find_entity(res, "DATE", "1999"));
+        assert_int_equal(extract(w, b, "Homer Simpson, the mayor of Springfield, left.", NULL, &res), 0);
+        assert_int_equal(res->relation_count, 1);
+    }
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&a);
+    nerd_rules_unref(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_alloc_and_reset),
+        cmocka_unit_test(test_errors_names),
+        cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_utf8_invalid),
+        cmocka_unit_test(test_tokens_split),
+        cmocka_unit_test(test_tokens_unicode_and_lines),
+        cmocka_unit_test(test_tokens_case_mapping),
+        cmocka_unit_test(test_gazetteer_modes),
+        cmocka_unit_test(test_gazetteer_nested_phrases),
+        cmocka_unit_test(test_extract_basic_and_aliases),
+        cmocka_unit_test(test_extract_type_context_across_phases),
+        cmocka_unit_test(test_extract_overlap_order),
+        cmocka_unit_test(test_extract_nested_and_replacement),
+        cmocka_unit_test(test_extract_linking),
+        cmocka_unit_test(test_extract_relations),
+        cmocka_unit_test(test_extract_pronouns_and_speakers),
+        cmocka_unit_test(test_extract_catastrophic_pattern),
+        cmocka_unit_test(test_extract_limits),
+        cmocka_unit_test(test_extract_time_budget),
+        cmocka_unit_test(test_extract_control_bytes_and_stats),
+        cmocka_unit_test(test_extract_result_stable_across_rules_unref),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
