@@ -376,7 +376,8 @@ static int codec_build_relations(nerd_arena_t *arena, Nerd__V1__Result *msg,
         nerd__v1__relation__init(&items[i]);
         items[i].type = codec_str(r->type);
         items[i].rule = codec_str(r->rule);
-        if (codec_build_args(arena, &items[i], r) != 0 || codec_build_attrs(arena, &items[i], r) != 0)
+        if (codec_build_args(arena, &items[i], r) != 0 ||
+            codec_build_attrs(arena, &items[i], r) != 0)
             return NERD_ENOMEM;
         ptrs[i] = &items[i];
     }

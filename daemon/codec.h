@@ -30,7 +30,7 @@ const char *codec_error_text(int code);
 /* A decoded, validated Document.  Every pointer is into the arena and never NULL. */
 typedef struct codec_doc {
     const char *id;                    /* NUL-terminated, valid UTF-8 */
-    const char *text;                  /* text[0..text_len); may contain NUL bytes; NUL-terminated */
+    const char *text;                  /* text[0..text_len), NUL-terminated; may hold NUL bytes */
     size_t text_len;
     const char *rule_set;              /* "" = the daemon's rule set */
     Nerd__V1__KeyValue **metadata;     /* valid UTF-8 keys and values */

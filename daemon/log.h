@@ -16,7 +16,7 @@ enum log_level {
     LOG_LEVEL_DEBUG = 3
 };
 
-/* Sets the most verbose level written (default LOG_LEVEL_INFO): --quiet = WARN, --verbose = DEBUG. */
+/* Sets the most verbose level written (default INFO): --quiet = WARN, --verbose = DEBUG. */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 

@@ -2,7 +2,9 @@
  * push_cmd.c - `nerd push`: send documents to a running daemon's input socket.
  *
  * A PUSH socket connects (by default) to the daemon's PULL; each document is one frame holding a
- * nerd.v1.Document.  At exit the socket lingers until every frame is handed to the network (or
+ * nerd.v1.Document.  ZMQ_IMMEDIATE makes a send wait for a live connection instead of queueing
+ * for a daemon that is not there, so a wrong endpoint ends in an error after --timeout rather
+ * than a hang.  At exit the socket lingers until every frame is handed to the network (or
  * --timeout runs out), so `nerd push FILE && ...` does not lose the tail of a batch.
  */
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include "endpoint.h"
 
 #define PUSH_DEFAULT_TO "tcp://127.0.0.1:5555"
+#define PUSH_DEFAULT_TIMEOUT_MS 30000
 
 static const char push_usage[] =
     "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [FILE...]\n"
@@ -32,8 +35,9 @@ static const char push_usage[] =
     "Options:\n"
     "  -t, --to ENDPOINT    the daemon's input (default " PUSH_DEFAULT_TO ", connected;\n"
     "                       \"@tcp://...\" binds instead; several separated by commas)\n"
-    "  -T, --timeout MS     give up sending, and waiting for delivery at exit, after MS\n"
-    "                       milliseconds (default: wait as long as it takes)\n"
+    "  -T, --timeout MS     give up when no daemon takes a document for MS milliseconds, and\n"
+    "                       wait at most that long for delivery at exit (default 30000;\n"
+    "                       0 = wait as long as it takes)\n"
     "  -v, --verbose        say how many documents were sent\n"
     "  -h, --help           show this help\n"
     "\n"
@@ -46,7 +50,7 @@ static const char push_usage[] =
 typedef struct push_opts {
     const char *to;
     int jsonl;
-    int timeout_ms;     /* -1 = forever */
+    int timeout_ms;     /* -1 = forever (--timeout 0) */
     int verbose;
 } push_opts_t;
 
@@ -61,7 +65,7 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
         { NULL, 0, NULL, 0 },
     };
     opts->to = PUSH_DEFAULT_TO;
-    opts->timeout_ms = -1;
+    opts->timeout_ms = PUSH_DEFAULT_TIMEOUT_MS;
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, ":t:jT:vh", longopts, NULL)) != -1) {
@@ -77,7 +81,7 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
             if (cli_parse_long(optarg, 0, 86400000L, &value) != 0)
                 return cli_usage_error("push", "--timeout: '%s' is not a number of milliseconds",
                                        optarg);
-            opts->timeout_ms = (int)value;
+            opts->timeout_ms = value > 0 ? (int)value : -1;
             break;
         case 'v':
             opts->verbose = 1;
@@ -123,8 +127,10 @@ static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts)
             continue;
         }
         if (push_send(socket, &doc) != 0) {
-            fprintf(stderr, "nerd push: cannot send %s: %s\n", doc.id,
-                    errno == EAGAIN ? "timed out (is the daemon running?)" : zmq_strerror(errno));
+            const char *why = errno == EAGAIN
+                                  ? "no daemon took it within --timeout (is one running there?)"
+                                  : zmq_strerror(errno);
+            fprintf(stderr, "nerd push: cannot send %s: %s\n", doc.id, why);
             return CLI_FAILED;
         }
         sent++;
@@ -155,6 +161,8 @@ int push_main(int argc, char **argv)
     } else {
         zmq_setsockopt(socket, ZMQ_LINGER, &opts.timeout_ms, sizeof opts.timeout_ms);
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &opts.timeout_ms, sizeof opts.timeout_ms);
+        int immediate = 1;
+        zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
         if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd push: %s\n", err);
         else

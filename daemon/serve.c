@@ -41,9 +41,10 @@ static const char serve_usage[] =
     "Endpoints (ZeroMQ syntax; \"@\" binds, \">\" connects, bare binds; several separated by\n"
     "commas):\n"
     "  -i, --in ENDPOINT      PULL socket for Documents (default @" SERVE_DEFAULT_IN ")\n"
-    "  -o, --out ENDPOINT     PUB socket for Results (default @" SERVE_DEFAULT_OUT "), two frames:\n"
-    "                         [topic][Result]; topic \"result\" when status is OK, \"error.CODE\"\n"
-    "                         for errors (error.decode, error.utf8, error.too_big, ...)\n"
+    "  -o, --out ENDPOINT     PUB socket for Results (default @" SERVE_DEFAULT_OUT "),\n"
+    "                         two frames: [topic][Result]; topic \"result\" when status is\n"
+    "                         OK, \"error.CODE\" for errors (error.decode, error.utf8,\n"
+    "                         error.too_big, ...)\n"
     "  -r, --reply ENDPOINT   also a ROUTER socket answering each Document (from REQ or DEALER\n"
     "                         clients) with its Result on the same socket (default: none)\n"
     "\n"
@@ -254,7 +255,8 @@ static int serve_open_sockets(serve_t *s)
     int zero = 0;
     zmq_setsockopt(s->work, ZMQ_SNDHWM, &zero, sizeof zero);
     zmq_setsockopt(s->done, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (zmq_bind(s->work, SERVE_WORK_ENDPOINT) != 0 || zmq_bind(s->done, SERVE_DONE_ENDPOINT) != 0) {
+    if (zmq_bind(s->work, SERVE_WORK_ENDPOINT) != 0 ||
+        zmq_bind(s->done, SERVE_DONE_ENDPOINT) != 0) {
         log_error("cannot bind the inproc sockets: %s", zmq_strerror(errno));
         return -1;
     }
@@ -456,7 +458,12 @@ static void serve_reload(serve_t *s)
 
 static const char *serve_signal_name(int sig)
 {
-    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "signal";
+    switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    default: return "signal";
+    }
 }
 
 static void serve_begin_stop(serve_t *s, int sig)

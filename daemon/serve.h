@@ -4,11 +4,11 @@
  *
  * Sockets and threads:
  *
- *   clients --PUSH--> [PULL in]  --+                                  +--> [PUB out] --> subscribers
- *   clients --REQ/DEALER--> [ROUTER reply] --+   main thread          |
- *                                  +--> inproc PUSH "work" --> workers (N threads)
- *                                       inproc PULL "done" <-- workers
- *                                                 main thread --------+--> [ROUTER reply] (answers)
+ *     PUSH clients ---> [PULL  --in] ----+                  +---> [PUB --out] ---> SUB clients
+ *   REQ/DEALER clients <-> [ROUTER --reply] <-+   main thread  +---> (answers on the ROUTER)
+ *                                               |         ^
+ *                           inproc PUSH "work"  v         |  inproc PULL "done"
+ *                                          worker threads (--threads N)
  *
  * Only the main thread touches the external sockets; it polls them together with a self-pipe the
  * signal handlers write to.  A job goes to the workers as [serve_job_t][envelope...][Document];
@@ -42,7 +42,7 @@
 #define SERVE_DEFAULT_OUT "tcp://127.0.0.1:5556"
 #define SERVE_DEFAULT_MAX_BYTES (4u * 1024u * 1024u)
 #define SERVE_INFLIGHT_PER_WORKER 64
-#define SERVE_MAX_ENVELOPE 32       /* routing frames kept for a reply; more: the request is dropped */
+#define SERVE_MAX_ENVELOPE 32       /* routing frames kept for a reply; more: request dropped */
 #define SERVE_LINGER_MS 2000
 
 #define SERVE_WORK_ENDPOINT "inproc://nerd-work"

@@ -163,12 +163,16 @@ static void serve_process(serve_worker_t *w, serve_job_t *job, zmq_msg_t *body,
     char name[80];
     if (outcome.code == 0) {
         snprintf(name, sizeof name, "result");
+        log_debug("worker %d: document '%.80s': %zu entities, %zu relations, %" PRIu64 " us",
+                  w->index, outcome.meta.document_id, outcome.result->entity_count,
+                  outcome.result->relation_count, outcome.meta.processing_us);
     } else {
         const char *reason = codec_error_name(outcome.code);
         snprintf(name, sizeof name, "error.%s", reason);
         log_ratelimited(LOG_LEVEL_WARN, reason, "document '%.80s': %s: %s",
                         outcome.meta.document_id != NULL ? outcome.meta.document_id : "",
-                        reason, outcome.why[0] != '\0' ? outcome.why : codec_error_text(outcome.code));
+                        reason,
+                        outcome.why[0] != '\0' ? outcome.why : codec_error_text(outcome.code));
     }
     job->code = outcome.code;
     size_t len = strlen(name);

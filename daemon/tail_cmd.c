@@ -210,7 +210,8 @@ static int tail_loop(void *socket, const tail_opts_t *opts)
         zmq_msg_close(&topic);
         zmq_msg_close(&body);
         nerd_arena_reset(arena);
-        if (out.len > 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)) {
+        if (out.len > 0 &&
+            (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)) {
             perror("nerd tail: cannot write the output");
             status = CLI_FAILED;
             break;

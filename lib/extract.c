@@ -13,6 +13,7 @@
  * calls against the document's time budget.
  */
 #include "extract.h"
+#include "prefilter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@
 #define DEFAULT_MATCH_LIMIT 1000000u
 #define DEFAULT_DEPTH_LIMIT 10000u
 #define DEFAULT_TIME_BUDGET_MS 2000u
-#define CLOCK_EVERY 32u           /* pattern calls between two looks at the clock */
+#define CLOCK_EVERY 32u
+#define SHADOW_PADDING 64u           /* pattern calls between two looks at the clock */
 
 void nerd_limits_default(nerd_limits_t *limits)
 {
@@ -129,6 +131,21 @@ static int map_pcre2_error(int rc)
     }
 }
 
+/* Whether hay[0..n) contains needle[0..m), m >= 1 (memmem is not in C11 or POSIX). */
+static int contains(const char *hay, size_t n, const char *needle, size_t m)
+{
+    const char *p = hay, *end = hay + n;
+    while ((size_t)(end - p) >= m) {
+        p = memchr(p, needle[0], (size_t)(end - p) - m + 1);
+        if (p == NULL)
+            return 0;
+        if (memcmp(p + 1, needle + 1, m - 1) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
 #ifdef NERD_PROFILE
 #include <stdio.h>
 static uint64_t prof_ns[4096];
@@ -158,7 +175,10 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
 {
     nerd_worker_t *w = d->worker;
     PCRE2_SPTR subject = (PCRE2_SPTR)d->shadow;
+    const unsigned char *shadow = (const unsigned char *)d->shadow;
     size_t pos = 0;
+    if (rule->required_len && !contains(d->shadow, d->len, rule->required, rule->required_len))
+        return 0; /* the text lacks something every match contains */
     while (pos <= d->len) {
         if (++d->calls >= CLOCK_EVERY) {
             d->calls = 0;
@@ -166,10 +186,29 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
             if (rc)
                 return rc;
         }
-        int rc = rule->jit ? pcre2_jit_match(rule->code, subject, d->len, pos, 0, w->match_data,
+        int rc;
+        if (rule->anchored) {
+            /* jump to the next byte a match can start with and try there only; the leftmost
+             * match found this way is the one an unanchored search would find */
+            while (pos < d->len && !prefilter_has(rule->start_bytes, shadow[pos]))
+                pos++;
+            if (pos >= d->len)
+                return 0;
+            rc = rule->anchored_jit
+                     ? pcre2_jit_match(rule->anchored, subject, d->len, pos, 0, w->match_data,
+                                       w->match_context)
+                     : pcre2_match(rule->anchored, subject, d->len, pos, PCRE2_NO_UTF_CHECK,
+                                   w->match_data, w->match_context);
+            if (rc == PCRE2_ERROR_NOMATCH) {
+                pos++;
+                continue;
+            }
+        } else {
+            rc = rule->jit ? pcre2_jit_match(rule->code, subject, d->len, pos, 0, w->match_data,
                                              w->match_context)
                            : pcre2_match(rule->code, subject, d->len, pos, PCRE2_NO_UTF_CHECK,
                                          w->match_data, w->match_context);
+        }
         if (rc == PCRE2_ERROR_NOMATCH)
             return 0;
         if (rc < 0)
@@ -465,7 +504,7 @@ static int prepare_worker(nerd_worker_t *w, const nerd_rules_t *rules, const ner
 static void make_shadow(char *shadow, const char *text, size_t len)
 {
     memcpy(shadow, text, len);
-    shadow[len] = '\0';
+    memset(shadow + len, 0, SHADOW_PADDING);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)shadow[i];
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
@@ -478,7 +517,9 @@ static int run_stages(doc_t *d)
     nerd_worker_t *w = d->worker;
     nerd_stage_times_t *t = &w->times;
     uint64_t t0 = extract_now();
-    d->shadow = nerd_arena_alloc(w->arena, d->len + 1);
+    /* Zeroed padding after the text: JIT code reads the subject in aligned SIMD chunks that may
+     * pass its end, and valgrind would see those bytes as uninitialised. */
+    d->shadow = nerd_arena_alloc(w->arena, d->len + SHADOW_PADDING);
     d->bitmap = nerd_arena_alloc(w->arena, ((d->len + 63) / 64 + 1) * sizeof(uint64_t));
     if (d->shadow == NULL || d->bitmap == NULL)
         return NERD_ENOMEM;

@@ -2,11 +2,13 @@
  * gazetteer.c - hash tables of token n-grams for the phrase lists (see gazetteer.h).
  *
  * A table is open addressing with linear probing over two parallel arrays: the 64-bit phrase
- * hash (0 marks an empty slot) and a word of information (bit 31: some longer phrase starts
- * with this one; bits 0-30: first value + 1).  Two different phrases with the same 64-bit hash
- * would be confused; with FNV-1a over a million phrases the chance is about 1e-7, an accepted
- * cost for not storing and comparing keys.  Strings are never copied: canonical names point
- * into file buffers the gazetteer adopts.
+ * hash (0 marks an empty slot) and a word of information (bits 28-31: for a one-token key, the
+ * most tokens of any phrase starting with that token; bits 0-27: first value + 1).  A lookup
+ * probes the token at a position first: most tokens start no phrase and cost one probe; the
+ * others give the longest length worth trying.  Adding a phrase costs two probes whatever its
+ * length.  Two different phrases with the same 64-bit hash would be confused; with FNV-1a over
+ * a million phrases the chance is about 1e-7, an accepted cost for not storing and comparing
+ * keys.  Strings are never copied: canonical names point into file buffers the gazetteer adopts.
  */
 #include "gazetteer.h"
 #include "utf8.h"
@@ -14,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INFO_PREFIX 0x80000000u
-#define INFO_VALUE_MASK 0x7FFFFFFFu
+#define INFO_MAXLEN_SHIFT 28
+#define INFO_VALUE_MASK 0x0FFFFFFFu
 #define FNV_OFFSET UINT64_C(14695981039346656037)
 #define FNV_PRIME UINT64_C(1099511628211)
 #define FORM_MAX 4096
@@ -63,6 +65,8 @@ void gazetteer_destroy(gazetteer_t **g)
     *g = NULL;
 }
 
+static int table_grow(gaz_table_t *t);
+
 int gazetteer_adopt(gazetteer_t *g, char *buf)
 {
     if (g->buffer_count == g->buffer_cap) {
@@ -76,6 +80,16 @@ int gazetteer_adopt(gazetteer_t *g, char *buf)
         g->buffer_cap = cap;
     }
     g->buffers[g->buffer_count++] = buf;
+    return 0;
+}
+
+int gazetteer_reserve(gazetteer_t *g, int case_mode, size_t phrases)
+{
+    gaz_table_t *t = case_mode == GAZ_CASE_INSENSITIVE ? &g->folded : &g->exact;
+    size_t want = (t->used + phrases) * 4 / 3 + 1;
+    while (t->cap < want)
+        if (table_grow(t) != 0)
+            return NERD_ENOMEM;
     return 0;
 }
 
@@ -191,28 +205,29 @@ static int value_push(gazetteer_t *g, uint32_t rule, const char *canonical, size
 static int add_tokens(gazetteer_t *g, gaz_table_t *t, const char *text, const token_t *toks,
                       size_t n, int fold, uint32_t rule, const char *canonical, size_t clen)
 {
-    uint64_t h = FNV_OFFSET;
-    for (size_t k = 0; k < n; k++) {
-        if (k > 0)
-            h = hash_byte(h, ' ');
-        h = hash_token(h, text, &toks[k], fold);
-        size_t slot = table_slot(t, hash_nonzero(h));
+    uint64_t h = hash_token(FNV_OFFSET, text, &toks[0], fold);
+    size_t slot = table_slot(t, hash_nonzero(h));
+    if (slot == SIZE_MAX)
+        return NERD_ENOMEM;
+    uint32_t maxlen = t->info[slot] >> INFO_MAXLEN_SHIFT;
+    if (n > maxlen)
+        t->info[slot] = (t->info[slot] & INFO_VALUE_MASK) | (uint32_t)n << INFO_MAXLEN_SHIFT;
+    if (n > 1) {
+        for (size_t k = 1; k < n; k++)
+            h = hash_token(hash_byte(h, ' '), text, &toks[k], fold);
+        slot = table_slot(t, hash_nonzero(h));
         if (slot == SIZE_MAX)
             return NERD_ENOMEM;
-        if (k + 1 < n) {
-            t->info[slot] |= INFO_PREFIX;
-            continue;
-        }
-        uint32_t head = t->info[slot] & INFO_VALUE_MASK;
-        /* The smart spellings of one entry often coincide ("NATO"): keep one value. */
-        if (head && g->values[head - 1].rule == rule && g->values[head - 1].canonical == canonical)
-            return 0;
-        if (head == 0)
-            g->phrases++;
-        if (value_push(g, rule, canonical, clen, head) != 0)
-            return NERD_ENOMEM;
-        t->info[slot] = (t->info[slot] & INFO_PREFIX) | (uint32_t)g->value_count;
     }
+    uint32_t head = t->info[slot] & INFO_VALUE_MASK;
+    /* The smart spellings of one entry often coincide ("NATO"): keep one value. */
+    if (head && g->values[head - 1].rule == rule && g->values[head - 1].canonical == canonical)
+        return 0;
+    if (head == 0)
+        g->phrases++;
+    if (value_push(g, rule, canonical, clen, head) != 0)
+        return NERD_ENOMEM;
+    t->info[slot] = (t->info[slot] & ~INFO_VALUE_MASK) | (uint32_t)g->value_count;
     return 0;
 }
 
@@ -223,6 +238,13 @@ static size_t recase(const char *form, size_t len, char *out, int title)
     size_t i = 0, o = 0;
     int word_start = 1;
     while (i < len) {
+        if (s[i] < 0x80) {  /* the common case, without decoding */
+            unsigned char c = s[i++];
+            int is_word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            out[o++] = (char)((c >= 'a' && c <= 'z' && (!title || word_start)) ? c - 32 : c);
+            word_start = !is_word;
+            continue;
+        }
         uint32_t c = utf8_next(s, &i);
         int cls = token_char_class(c);
         int is_word = cls == CHAR_LETTER || cls == CHAR_DIGIT;
@@ -255,13 +277,15 @@ int gazetteer_add(gazetteer_t *g, const char *form, size_t len, int case_mode, u
     if (len > FORM_MAX)
         return 0;
     char buf[FORM_MAX];
-    size_t n = recase(form, len, buf, 0);
-    rc = add_form(g, buf, n, 0, rule, canonical, canonical_len);
-    if (rc < 0)
-        return rc;
-    n = recase(form, len, buf, 1);
-    rc = add_form(g, buf, n, 0, rule, canonical, canonical_len);
-    return rc < 0 ? rc : 0;
+    for (int title = 0; title <= 1; title++) {
+        size_t n = recase(form, len, buf, title);
+        if (n == len && memcmp(buf, form, len) == 0)
+            continue;
+        rc = add_form(g, buf, n, 0, rule, canonical, canonical_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* Probes table t for every phrase starting at token i. */
@@ -269,15 +293,14 @@ static int lookup_at(const gazetteer_t *g, const gaz_table_t *t, int fold, const
                      const token_t *tokens, size_t count, size_t i, gazetteer_hit_fn *hit,
                      void *ctx)
 {
-    uint64_t h = FNV_OFFSET;
-    size_t max = count - i < GAZETTEER_MAX_TOKENS ? count - i : GAZETTEER_MAX_TOKENS;
-    for (size_t n = 1; n <= max; n++) {
-        if (n > 1)
-            h = hash_byte(h, ' ');
-        h = hash_token(h, text, &tokens[i + n - 1], fold);
-        size_t slot = table_find(t, hash_nonzero(h));
-        if (t->hashes[slot] == 0)
-            return 0;
+    uint64_t h = hash_token(FNV_OFFSET, text, &tokens[i], fold);
+    size_t slot = table_find(t, hash_nonzero(h));
+    if (t->hashes[slot] == 0)
+        return 0;
+    size_t max = t->info[slot] >> INFO_MAXLEN_SHIFT;
+    if (max > count - i)
+        max = count - i;
+    for (size_t n = 1;;) {
         uint32_t v = t->info[slot] & INFO_VALUE_MASK;
         while (v) {
             int rc = hit(ctx, i, n, &g->values[v - 1]);
@@ -285,10 +308,19 @@ static int lookup_at(const gazetteer_t *g, const gaz_table_t *t, int fold, const
                 return rc;
             v = g->values[v - 1].next;
         }
-        if (!(t->info[slot] & INFO_PREFIX))
+        if (++n > max)
+            return 0;
+        /* extend to n tokens; a missing n-gram may still be the prefix of a longer phrase */
+        for (;;) {
+            h = hash_token(hash_byte(h, ' '), text, &tokens[i + n - 1], fold);
+            slot = table_find(t, hash_nonzero(h));
+            if (t->hashes[slot] != 0 || n == max)
+                break;
+            n++;
+        }
+        if (t->hashes[slot] == 0)
             return 0;
     }
-    return 0;
 }
 
 int gazetteer_lookup(const gazetteer_t *g, const char *text, const token_t *tokens, size_t count,

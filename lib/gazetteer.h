@@ -2,9 +2,9 @@
  * gazetteer.h - phrase lists matched by hash probes on token n-grams.
  *
  * Every form of every entry (canonical name and aliases) is stored as the 64-bit hash of its
- * tokens joined by single spaces.  Each proper prefix of a form is stored too, marked as a
- * prefix, so a lookup at a token position extends the n-gram one token at a time and stops as
- * soon as no stored phrase starts that way: the cost per token depends on the text, not on the
+ * tokens joined by single spaces.  The first token of each form is stored too, with the length
+ * of the longest form it starts, so a lookup at a token position costs one probe when no phrase
+ * starts there and a few more when one may: the cost per token depends on the text, not on the
  * size of the lists.  Two tables: one exact (case=sensitive, and the three spellings of
  * case=smart) and one case-folded (case=insensitive).
  */
@@ -46,7 +46,11 @@ int gazetteer_adopt(gazetteer_t *g, char *buf);
 int gazetteer_add(gazetteer_t *g, const char *form, size_t len, int case_mode, uint32_t rule,
                   const char *canonical, size_t canonical_len);
 
-/* Number of distinct stored phrases (prefixes excluded). */
+/* Makes room for about phrases more phrases of case_mode, so that loading a big list does not
+ * rehash again and again.  0 or NERD_ENOMEM. */
+int gazetteer_reserve(gazetteer_t *g, int case_mode, size_t phrases);
+
+/* Number of distinct stored phrases. */
 size_t gazetteer_size(const gazetteer_t *g);
 
 /* Called for each phrase found: tokens [tok, tok+ntok) map to value.  Nonzero stops the lookup. */

@@ -10,6 +10,7 @@
  * copied untouched.  Every output byte remembers the source line and column it came from, so a
  * PCRE2 compile error points into the rule file, not into the expansion.
  */
+#include "prefilter.h"
 #include "rules_load.h"
 
 #include <stdio.h>
@@ -345,6 +346,30 @@ static int collect_groups(loader_t *L, rule_t *rule)
     return 0;
 }
 
+/*
+ * Notes a text that every match contains, so that documents without it skip the pattern.  And
+ * when PCRE2 found no quick way to the start of a match but the pattern can only start with
+ * some bytes, keeps an anchored copy to try at those bytes only (see extract_run_pattern()).
+ */
+static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t opts)
+{
+    rule->required_len = (uint32_t)prefilter_required_literal(text, len, (opts & PCRE2_CASELESS) != 0,
+                                                              rule->required, sizeof(rule->required));
+    uint32_t first_type = 0;
+    const uint8_t *bitmap = NULL;
+    pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTCODETYPE, &first_type);
+    pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTBITMAP, &bitmap);
+    if (first_type != 0 || bitmap != NULL)
+        return;
+    if (!prefilter_first_bytes(text, len, (opts & PCRE2_CASELESS) != 0, rule->start_bytes))
+        return;
+    int err;
+    PCRE2_SIZE off;
+    rule->anchored = pcre2_compile((PCRE2_SPTR)text, len, opts | PCRE2_ANCHORED, &err, &off, NULL);
+    if (rule->anchored)
+        rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
+}
+
 static void compile_one(loader_t *L, pending_pattern_t *pp)
 {
     rule_t *rule = &L->set->rules[pp->rule];
@@ -369,11 +394,19 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
             off = ex.out.len;
         uint32_t line = ex.lines ? ex.lines[off] : pp->lines[0];
         uint32_t col = ex.cols ? ex.cols[off] : pp->cols[0];
-        loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s", rule->name,
-                     (const char *)msg);
+        if (err == PCRE2_ERROR_PATTERN_TOO_LARGE)
+            loader_error(L, pp->file, line, col,
+                         "the pattern of %s does not compile: %s (its compiled form passes "
+                         "PCRE2's 64 KB limit: a group repeated {n,m} is copied m times and a "
+                         "@MACRO at every use; %zu bytes after macro expansion)", rule->name,
+                         (const char *)msg, ex.out.len);
+        else
+            loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s",
+                         rule->name, (const char *)msg);
         goto done;
     }
     rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
+    add_prefilter(rule, text, ex.out.len, opts);
     uint32_t captures = 0;
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)

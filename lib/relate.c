@@ -89,17 +89,81 @@ static int32_t entity_exact(const doc_t *d, uint32_t s, uint32_t e)
     return -1;
 }
 
+#define GENDER_MEMORY 64           /* people whose pronoun class is remembered */
+#define PRONOUN_LOOKBACK 30        /* PERSON mentions tried before giving up */
+
+/* The class of a pronoun: 'M' (he, him, his), 'F' (she, her), 0 for any other. */
+static char pronoun_class(const char *text)
+{
+    static const char *const male[] = {"he", "him", "his", "himself"};
+    static const char *const female[] = {"she", "her", "hers", "herself"};
+    char low[16];
+    size_t n = 0;
+    for (; text[n] && n < sizeof(low) - 1; n++)
+        low[n] = (char)((text[n] >= 'A' && text[n] <= 'Z') ? text[n] + 32 : text[n]);
+    low[n] = '\0';
+    for (size_t k = 0; k < 4; k++) {
+        if (strcmp(low, male[k]) == 0)
+            return 'M';
+        if (strcmp(low, female[k]) == 0)
+            return 'F';
+    }
+    return 0;
+}
+
 typedef struct pronouns {
     const doc_t *d;
     uint32_t *persons;           /* indexes of PERSON entities, by start */
     size_t person_count;
     const char *speaker;         /* canonical of the latest resolved speaker */
     uint32_t speaker_pos;
+    struct {
+        const char *name;        /* a canonical name ... */
+        char cls;                /* ... and the pronoun class already resolved to it */
+    } known[GENDER_MEMORY];
+    size_t known_count;
 } pronouns_t;
 
-static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos)
+static char known_class(const pronouns_t *p, const char *name)
 {
-    if (p->speaker && p->speaker_pos < pos)
+    for (size_t k = 0; k < p->known_count; k++)
+        if (strcmp(p->known[k].name, name) == 0)
+            return p->known[k].cls;
+    return 0;
+}
+
+static void remember_class(pronouns_t *p, const char *name, char cls)
+{
+    if (cls == 0 || known_class(p, name) != 0 || p->known_count == GENDER_MEMORY)
+        return;
+    p->known[p->known_count].name = name;
+    p->known[p->known_count++].cls = cls;
+}
+
+/* Whether a person already known as the other class rules this one out. */
+static int compatible(const pronouns_t *p, const char *name, char cls)
+{
+    char known = known_class(p, name);
+    return cls == 0 || known == 0 || known == cls;
+}
+
+/* A mention right before 's is a possessor ("Closs's parents"), rarely what he/she means. */
+static int possessive(const doc_t *d, const nerd_entity_t *e)
+{
+    const char *t = d->text + e->end;
+    size_t left = d->len - e->end;
+    return (left >= 2 && t[0] == '\'' && t[1] == 's') ||
+           (left >= 4 && memcmp(t, "\xE2\x80\x99s", 4) == 0);
+}
+
+/*
+ * The canonical name a pronoun of class cls at pos stands for: the latest speaker, else the
+ * most recent PERSON before it (skipping possessors first, and people already known as the
+ * other class).  NULL when nobody fits.
+ */
+static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
+{
+    if (p->speaker && p->speaker_pos < pos && compatible(p, p->speaker, cls))
         return p->speaker;
     size_t lo = 0, hi = p->person_count;   /* last PERSON starting before pos */
     while (lo < hi) {
@@ -109,7 +173,14 @@ static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos)
         else
             hi = mid;
     }
-    return lo ? p->d->final[p->persons[lo - 1]].canonical : NULL;
+    size_t stop = lo > PRONOUN_LOOKBACK ? lo - PRONOUN_LOOKBACK : 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = lo; k > stop; k--) {
+            const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
+            if ((pass == 1 || !possessive(p->d, e)) && compatible(p, e->canonical, cls))
+                return e->canonical;
+        }
+    return NULL;
 }
 
 /* Fills the arguments of relation s (rule) into out; returns their number. */
@@ -218,6 +289,7 @@ int relate_run(doc_t *d)
         return NERD_ENOMEM;
     memset(prev, 0, (rules->relation_type_count + 1) * sizeof(char *));
     const char *pron = rules->pron_type >= 0 ? rules->types[rules->pron_type] : NULL;
+    const char *person = rules->person_type >= 0 ? rules->types[rules->person_type] : NULL;
     size_t o = 0;
     for (long k = 0; k < n; k++) {
         const span_t *s = &w->relations.items[k];
@@ -234,8 +306,10 @@ int relate_run(doc_t *d)
         for (size_t a = 0; a < na; a++) {
             nerd_arg_t *arg = &args[a];
             if (arg->entity >= 0 && pron && d->final[arg->entity].type == pron) {
-                const char *who = resolve_pronoun(&pr, arg->start);
+                char cls = pronoun_class(arg->text);
+                const char *who = resolve_pronoun(&pr, arg->start, cls);
                 if (who) {
+                    remember_class(&pr, who, cls);
                     arg->canonical = who;
                     d->final[arg->entity].canonical = who;
                 }
@@ -255,7 +329,9 @@ int relate_run(doc_t *d)
         }
         if (speaker && speaker->canonical) {
             prev[s->type] = speaker->canonical;
-            if (speaker->has_span) {
+            /* only people are what a later "he" or "she" can refer to */
+            const char *type = speaker->entity >= 0 ? d->final[speaker->entity].type : NULL;
+            if (speaker->has_span && type && (type == person || type == pron)) {
                 pr.speaker = speaker->canonical;
                 pr.speaker_pos = speaker->start;
             }

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,49 @@ void loader_error(loader_t *L, const char *file, uint32_t line, uint32_t col, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    strbuf_printf(&L->errors, "%s:%u:%u: %s\n", file, line, col, msg);
-    L->error_count++;
+    size_t index = L->file_count;
+    for (size_t k = 0; k < L->file_count; k++)
+        if (L->files[k] == file || strcmp(L->files[k], file) == 0)
+            index = k;
+    if (loader_grow(L, (void **)&L->errors, &L->error_cap, L->error_count, sizeof(load_error_t)) != 0)
+        return;
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%s:%u:%u: %s\n", file, line, col, msg);
+    char *text = strbuf_take(&sb);
+    if (text == NULL) {
+        L->nomem = 1;
+        return;
+    }
+    load_error_t *e = &L->errors[L->error_count];
+    e->file = index;
+    e->line = line;
+    e->col = col;
+    e->seq = L->error_count++;
+    e->text = text;
+}
+
+static int error_compare(const void *pa, const void *pb)
+{
+    const load_error_t *a = pa, *b = pb;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    if (a->col != b->col)
+        return a->col < b->col ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Every error, sorted, as one malloc'd text (NULL when out of memory). */
+static char *errors_text(loader_t *L)
+{
+    qsort(L->errors, L->error_count, sizeof(load_error_t), error_compare);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    for (size_t k = 0; k < L->error_count; k++)
+        strbuf_puts(&sb, L->errors[k].text);
+    return strbuf_take(&sb);
 }
 
 char *loader_strndup(loader_t *L, const char *s, size_t n)
@@ -83,25 +125,23 @@ char *loader_read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    char *buf = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        errno = EIO;
+        errno = EISDIR;
         return NULL;
     }
-    buf = malloc((size_t)size + 1);
+    size_t size = (size_t)st.st_size;
+    char *buf = malloc(size + 1);
     if (buf == NULL) {
         fclose(f);
         errno = ENOMEM;
         return NULL;
     }
-    size_t got = fread(buf, 1, (size_t)size, f);
+    size_t got = fread(buf, 1, size, f);
     int failed = ferror(f);
     fclose(f);
-    if (failed || got != (size_t)size) {
+    if (failed || got != size) {
         free(buf);
         errno = EIO;
         return NULL;
@@ -164,8 +204,10 @@ static void rules_free(nerd_rules_t *set)
 {
     if (set == NULL)
         return;
-    for (size_t i = 0; i < set->rule_count; i++)
+    for (size_t i = 0; i < set->rule_count; i++) {
         pcre2_code_free(set->rules[i].code);
+        pcre2_code_free(set->rules[i].anchored);
+    }
     free(set->rules);
     free(set->tests);
     gazetteer_destroy(&set->gazetteer);
@@ -230,6 +272,8 @@ static void load_files(loader_t *L)
         } else if (data == NULL) {
             loader_error(L, display, 0, 0, "cannot read the file: %s", strerror(errno));
         } else {
+            if (loader_grow(L, (void **)&L->files, &L->file_cap, L->file_count, sizeof(char *)) == 0)
+                L->files[L->file_count++] = display;
             loader_hash(L, names[i], strlen(names[i]));
             loader_hash(L, data, len);
             rules_parse_file(L, display, names[i], data, len);
@@ -276,7 +320,10 @@ static void loader_free(loader_t *L)
     free(L->macros);
     free(L->phases);
     free(L->names);
-    strbuf_free(&L->errors);
+    for (size_t k = 0; k < L->error_count; k++)
+        free(L->errors[k].text);
+    free(L->errors);
+    free(L->files);
 }
 
 nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
@@ -287,7 +334,6 @@ nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
         return NULL;
     loader_t L;
     memset(&L, 0, sizeof(L));
-    strbuf_init(&L.errors);
     L.dir = dir;
     L.hash = FNV_OFFSET;
     nerd_rules_t *set = calloc(1, sizeof(*set));
@@ -307,13 +353,11 @@ nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
         pattern_compile_all(&L);
     if (!L.nomem)
         finish_set(&L);
-    if (L.nomem && errors) {
-        strbuf_free(&L.errors);
+    if (L.nomem && errors)
         *errors = strdup("out of memory while loading the rule set\n");
-    }
     if (L.error_count || L.nomem) {
         if (errors && !L.nomem)
-            *errors = strbuf_take(&L.errors);
+            *errors = errors_text(&L);
         loader_free(&L);
         rules_free(set);
         return NULL;

@@ -39,6 +39,11 @@ typedef struct rule {
     int speaker_previous;
     pcre2_code *code;            /* patterns only */
     int jit;                     /* JIT compilation succeeded */
+    pcre2_code *anchored;        /* the pattern compiled anchored, when start_bytes is used */
+    int anchored_jit;
+    uint8_t start_bytes[32];     /* bytes a match can start with (prefilter.h) */
+    char required[32];           /* text every match contains (prefilter.h), not terminated */
+    uint32_t required_len;       /* 0: none known */
     uint32_t span_group;         /* the group named span, 0 for the whole match */
     uint32_t canonical_group;    /* canonical=GROUP, 0 when absent */
     rule_group_t *groups;        /* named groups in number order (relation arguments) */

@@ -41,12 +41,22 @@ typedef struct pending_name {
     int relation;                   /* a relation type, else an entity type */
 } pending_name_t;
 
+/* One problem found while loading; reported sorted by file, line and column. */
+typedef struct load_error {
+    size_t file;                    /* index into loader.files */
+    uint32_t line, col;
+    size_t seq;                     /* order of discovery, the last tie-breaker */
+    char *text;                     /* malloc'd "file:line:col: message" */
+} load_error_t;
+
 typedef struct loader {
     nerd_rules_t *set;
     const char *dir;                /* as given */
     const char *dirname;            /* last component of dir, for rule ids */
-    strbuf_t errors;
-    size_t error_count;
+    load_error_t *errors;
+    size_t error_count, error_cap;
+    const char **files;             /* display paths of the rule files, in load order */
+    size_t file_count, file_cap;
     int nomem;
     macro_t *macros;
     size_t macro_count, macro_cap;

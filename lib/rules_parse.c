@@ -10,6 +10,8 @@
 #include "rules_load.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,11 +168,6 @@ static size_t scan_token(const logical_line_t *ll, size_t i, int stop_at_colon)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void stmt_error(const stmt_t *st, size_t at, const char *fmt, ...);
-
-#include <stdarg.h>
-#include <stdio.h>
-
 static void stmt_error(const stmt_t *st, size_t at, const char *fmt, ...)
 {
     char msg[480];
@@ -577,6 +574,19 @@ static void gazetteer_line(loader_t *L, uint32_t rule, int case_mode, const char
 /* Feeds every entry line of buf[0..len) to the gazetteer. */
 static void gazetteer_text(loader_t *L, uint32_t rule, int case_mode, const char *buf, size_t len)
 {
+    /* Size the table once for the whole file: lines and aliases, times the smart spellings,
+     * plus the first-token keys. */
+    size_t forms = 1;
+    for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + len - p))) != NULL; p++)
+        forms++;
+    for (const char *p = buf; (p = memchr(p, '|', (size_t)(buf + len - p))) != NULL; p++)
+        forms++;
+    if (case_mode == GAZ_CASE_SMART)
+        forms *= 2;
+    if (gazetteer_reserve(L->set->gazetteer, case_mode, forms + forms / 2) != 0) {
+        L->nomem = 1;
+        return;
+    }
     size_t i = 0;
     while (i < len) {
         const char *nl = memchr(buf + i, '\n', len - i);
@@ -632,8 +642,8 @@ static void stmt_gazetteer(const stmt_t *st, size_t i)
         return;
     }
     strbuf_free(&path);
-    if (!utf8_ok(buf, len)) {
-        stmt_error(st, fp, "the gazetteer file '%.*s' is not valid UTF-8", (int)(fe - fp), ll->text + fp);
+    if (!utf8_ok(buf, len) || memchr(buf, '\0', len) != NULL) {
+        stmt_error(st, fp, "the gazetteer file '%.*s' is not valid UTF-8 text", (int)(fe - fp), ll->text + fp);
         free(buf);
         return;
     }
@@ -931,16 +941,19 @@ static void statement(const stmt_t *st, reader_t *rd)
 void rules_parse_file(loader_t *L, const char *display, const char *fname, const char *data,
                       size_t len)
 {
-    if (!utf8_ok(data, len)) {
-        size_t bad = 0;
-        nerd_utf8_check(data, len, &bad);
+    const char *nul = memchr(data, '\0', len);
+    if (!utf8_ok(data, len) || nul) {
+        size_t bad = nul ? (size_t)(nul - data) : 0;
+        if (!nul)
+            nerd_utf8_check(data, len, &bad);
         uint32_t line = 1, col = 1;
         for (size_t k = 0; k < bad; k++, col++)
             if (data[k] == '\n') {
                 line++;
                 col = 0;
             }
-        loader_error(L, display, line, col, "the file is not valid UTF-8");
+        loader_error(L, display, line, col, nul ? "the file contains a NUL byte"
+                                                 : "the file is not valid UTF-8");
         return;
     }
     reader_t rd;

@@ -32,11 +32,14 @@ RULES_EN = REPO / "rules" / "en"
 VALGRIND = os.environ.get("NERD_VALGRIND") == "1"
 # Every timeout in the suite is multiplied by this: valgrind runs code 20-50 times slower.
 SLOW = 25 if VALGRIND else 1
-SEED_ARTICLE = Path(os.environ.get("NERD_SEED", REPO.parent / "shared" / "eval" / "seed" / "article.txt"))
+SHARED = Path(os.environ.get("NERD_SHARED", REPO.parent / "shared"))
+SEED_ARTICLE = SHARED / "eval" / "seed" / "article.txt"
 
 VALGRIND_CMD = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                 "--errors-for-leak-kinds=definite,indirect",
-                "--show-leak-kinds=definite,indirect", "-q"]
+                "--show-leak-kinds=definite,indirect", "-q",
+                # false positives inside PCRE2's JIT-generated code only (see the file)
+                f"--suppressions={Path(__file__).resolve().parent / 'valgrind.supp'}"]
 
 PROBE_ID = "__probe__"
 
@@ -203,7 +206,8 @@ class Daemon:
                 pytest.fail(f"nerd serve exited ({self.proc.returncode}) before logging "
                             f"{needle!r}:\n{self.describe()}")
             time.sleep(0.02)
-        pytest.fail(f"nerd serve did not log {needle!r} within {timeout * SLOW}s:\n{self.describe()}")
+        pytest.fail(f"nerd serve did not log {needle!r} within {timeout * SLOW}s:\n"
+                    f"{self.describe()}")
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)

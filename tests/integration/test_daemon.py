@@ -15,8 +15,8 @@ import time
 import pytest
 import zmq
 
-from conftest import (CORE_PEOPLE, NERD, NEWS_PEOPLE, NEWS_TEXT, RULES_EN, SEED_ARTICLE, SEED_PEOPLE, SLOW,
-                      check_spans, make_doc, people, raw_doc)
+from conftest import (CORE_PEOPLE, NERD, NEWS_PEOPLE, NEWS_TEXT, RULES_EN, SEED_ARTICLE,
+                      SEED_PEOPLE, SLOW, check_spans, make_doc, people, raw_doc)
 
 
 def assert_ok(topic, result, doc_id, text):
@@ -69,7 +69,8 @@ def test_empty_and_unicode_documents(daemon, client_for, pb):
     """An empty text is a valid document with no entities; text in other scripts passes through
     with byte offsets intact."""
     c = client_for(daemon)
-    mixed = "東京で。 Müller-Lüdenscheidt, a spokesman, said “no” — Xi Jinping did not reply. 😀"
+    mixed = ("東京で。 Müller-Lüdenscheidt, a spokesman, said “no” — Xi Jinping did not reply. "
+             "😀")
     c.send(make_doc(pb, "empty", ""))
     c.send(make_doc(pb, "mixed", mixed))
     got = {r.document_id: (t, r) for t, r in c.recv(2)}

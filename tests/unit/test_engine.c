@@ -17,6 +17,7 @@
 
 #include "gazetteer.h"
 #include "nerd.h"
+#include "prefilter.h"
 #include "token.h"
 
 /* The fixtures folder, found next to this source file whatever the working directory. */
@@ -354,6 +355,92 @@ static void test_gazetteer_nested_phrases(void **state)
     nerd_arena_destroy(&a);
 }
 
+
+/* ---- prefilter ---- */
+
+static int first_bytes(const char *pattern, int caseless, uint8_t bm[32])
+{
+    return prefilter_first_bytes(pattern, strlen(pattern), caseless, bm);
+}
+
+static void test_prefilter_first_bytes(void **state)
+{
+    (void)state;
+    uint8_t bm[32];
+    assert_int_equal(first_bytes("\\p{Lu}\\w+", 0, bm), 1);
+    assert_true(prefilter_has(bm, 'A'));
+    assert_true(prefilter_has(bm, 0xC3));   /* a non-ASCII capital may start it */
+    assert_false(prefilter_has(bm, 'a'));
+    assert_false(prefilter_has(bm, ' '));
+    assert_false(prefilter_has(bm, 0x80));  /* never a continuation byte */
+    /* zero-width items are skipped, alternatives are joined */
+    assert_int_equal(first_bytes("(?<![\\p{L}.])\\b(?=\\p{Lu})(?:Foo|\\d+|\\x{03}\\x{1f}*+)bar", 0, bm), 1);
+    assert_true(prefilter_has(bm, 'F'));
+    assert_true(prefilter_has(bm, '7'));
+    assert_true(prefilter_has(bm, 0x03));
+    assert_false(prefilter_has(bm, 'b'));
+    assert_false(prefilter_has(bm, 'A'));
+    /* an optional first item lets the next one start the match */
+    assert_int_equal(first_bytes("(?:the\\s+)?[XY]z", 0, bm), 1);
+    assert_true(prefilter_has(bm, 't') && prefilter_has(bm, 'X') && prefilter_has(bm, 'Y'));
+    assert_false(prefilter_has(bm, 'z'));
+    /* case-insensitive letters give both cases */
+    assert_int_equal(first_bytes("abc", 1, bm), 1);
+    assert_true(prefilter_has(bm, 'a') && prefilter_has(bm, 'A'));
+    assert_int_equal(first_bytes("(?i)q", 0, bm), 1);
+    assert_true(prefilter_has(bm, 'Q'));
+    /* a non-ASCII literal gives its lead byte */
+    assert_int_equal(first_bytes("[\"\xE2\x80\x9C]x", 0, bm), 1);
+    assert_true(prefilter_has(bm, '"') && prefilter_has(bm, 0xE2));
+    assert_false(prefilter_has(bm, 0xC3));
+    /* patterns that may start anywhere */
+    assert_int_equal(first_bytes("a*", 0, bm), 0);
+    assert_int_equal(first_bytes(".x", 0, bm), 0);
+    assert_int_equal(first_bytes("[^a]x", 0, bm), 0);
+    assert_int_equal(first_bytes("x|", 0, bm), 0);
+    assert_int_equal(first_bytes("\\Wx", 0, bm), 0);
+    assert_int_equal(first_bytes("(*SKIP)x", 0, bm), 0);
+    assert_int_equal(first_bytes("(?x) a", 0, bm), 0);
+    /* what follows the first required item does not matter, even if unknown */
+    assert_int_equal(first_bytes("Q.*[^)]\\W(?:a|)", 0, bm), 1);
+    assert_true(prefilter_has(bm, 'Q'));
+}
+
+static size_t required(const char *pattern, int caseless, char *out)
+{
+    size_t n = prefilter_required_literal(pattern, strlen(pattern), caseless, out, 32);
+    out[n] = '\0';
+    return n;
+}
+
+static void test_prefilter_required_literal(void **state)
+{
+    (void)state;
+    char lit[33];
+    assert_int_equal(required("(?<span>\\p{Lu}\\w+)\\s+contributed\\s+to\\b", 0, lit), 11);
+    assert_string_equal(lit, "contributed");
+    assert_int_equal(required("abc?defg", 0, lit), 4);
+    assert_string_equal(lit, "defg");
+    assert_int_equal(required("x(?:foo)?barre", 0, lit), 5);
+    assert_string_equal(lit, "barre");
+    assert_int_equal(required("(?<cue>[Aa]ccording\\s+to)", 0, lit), 8);
+    assert_string_equal(lit, "ccording");
+    assert_int_equal(required("(?=.*needle)\\w+", 0, lit), 6);
+    assert_string_equal(lit, "needle");
+    assert_int_equal(required("\\.com\\b", 0, lit), 4);
+    assert_string_equal(lit, ".com");
+    assert_int_equal(required("\xE2\x80\x9Cquoted", 0, lit), 9);
+    /* nothing every match must contain */
+    assert_int_equal(required("(?:said|told)", 0, lit), 0);
+    assert_int_equal(required("said|told", 0, lit), 0);
+    assert_int_equal(required("(?!never)\\w+", 0, lit), 0);
+    assert_int_equal(required("contributed", 1, lit), 0);
+    assert_int_equal(required("(?i)contributed", 0, lit), 0);
+    assert_int_equal(required("x(?i:abc)defg", 0, lit), 0);
+    assert_int_equal(required("ab", 0, lit), 0);
+    assert_int_equal(required("a\\x{03}\\x{1f}*+b", 0, lit), 0);
+}
+
 /* ---- extraction ---- */
 
 static void test_extract_basic_and_aliases(void **state)
@@ -372,6 +459,10 @@ static void test_extract_basic_and_aliases(void **state)
     assert_non_null(find_entity(res, "LOC", "TAIWAN"));       /* case=smart: all caps */
     assert_null(find_entity(res, "LOC", "taiwan"));           /* ... but not lower case */
     assert_non_null(strstr(e->rule, "basic/20-names.rules:3"));
+    /* a phrase glued by a hyphen to a capitalised word is part of a longer name */
+    assert_int_equal(extract(w, r, "the Kaohsiung-Taipei line, a pro-Taipei view", NULL, &res), 0);
+    assert_int_equal(res->entity_count, 1);
+    assert_int_equal(res->entities[0].start, 33);
     /* the longer ORG wins over the LOC inside it, in the same phase */
     assert_int_equal(extract(w, r, "at National Taiwan University", NULL, &res), 0);
     assert_int_equal(res->entity_count, 1);
@@ -681,6 +772,8 @@ int main(void)
         cmocka_unit_test(test_tokens_case_mapping),
         cmocka_unit_test(test_gazetteer_modes),
         cmocka_unit_test(test_gazetteer_nested_phrases),
+        cmocka_unit_test(test_prefilter_first_bytes),
+        cmocka_unit_test(test_prefilter_required_literal),
         cmocka_unit_test(test_extract_basic_and_aliases),
         cmocka_unit_test(test_extract_type_context_across_phases),
         cmocka_unit_test(test_extract_overlap_order),

@@ -24,6 +24,7 @@ sources, same files.  The hand-written files (org-known.gaz, role.gaz, ...) are 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import unicodedata
@@ -69,7 +70,8 @@ Rich River Robin Rock Rose Round Ruby Sage Saint Sand Saturday Say Sea Season Se
 Short Silver Sky Small Snow So Son Song Spring Star Stone Storm Story Strong Summer Sun Sunday
 Sunny Sweet Tan Tea That The Then They This Thursday To Today True Tuesday Under Union Unity Up Us
 Van Velvet Victory Post Justice Town Mayor Judge Sergeant Christ Dame Princess Duke Baron
-Sister German Said Even Colonel Captain Senator Governor Bishop Pope Father Brother Doctor Violet Von Ward Was We Wednesday West White Will Win Winter With Wood Worth Yes
+Sister German Said Even Colonel Captain Senator Governor Bishop Pope Father Brother Doctor
+Sen Rep Gov Gen Lt Col Capt Sgt Rev Dr Mr Mrs Ms Prof St Mt Ft Jr Sr Co Corp Inc Ltd Hun Pot Violet Von Ward Was We Wednesday West White Will Win Winter With Wood Worth Yes
 Young Zion
 Street Road Avenue House Court Police Army Party Council University College School Group Club
 League Cup Team City County State Republic Kingdom Island Islands Port Bay Mount Fort Saint Santa
@@ -123,11 +125,11 @@ Central Europe
 Northern Europe
 Southern Europe
 Scandinavia
-the Balkans | Balkans
+Balkans
 Baltics | Baltic states
 Caucasus
 Caribbean
-Persian Gulf | the Gulf
+Persian Gulf | Gulf
 Gulf of Mexico
 Mediterranean | Mediterranean Sea
 Pacific | Pacific Ocean
@@ -301,7 +303,7 @@ Ishikawa Nakajima Maeda Fujita Ogawa Goto Okada Hasegawa Murakami Kondo Ishii Sa
 Endo Aoki Fujii Nishimura Fukuda Ota Miura Okamoto Matsuda Nakagawa Kishida Koizumi Suga Aso
 Hatoyama Noda Kan Obuchi Miyazaki Kurosawa Nakasone Takeshita Hosokawa Murayama
 Singh Kumar Sharma Gupta Patel Shah Khan Reddy Rao Iyer Nair Menon Das Bose Banerjee Chatterjee
-Mukherjee Ghosh Sen Dutta Mehta Joshi Desai Modi Gandhi Nehru Kapoor Malhotra Chopra Agarwal Jain
+Mukherjee Ghosh Dutta Mehta Joshi Desai Modi Gandhi Nehru Kapoor Malhotra Chopra Agarwal Jain
 Verma Yadav Mishra Pandey Tiwari Srivastava Chaudhary Thakur Pillai Bhatt Naidu Sinha Saxena
 Ahmed Ahmad Ali Hussain Hussein Hassan Hasan Mohammed Muhammad Mohammad Rahman Abdullah Ibrahim
 Mahmoud Mustafa Khalil Saleh Salem Nasser Mansour Haddad Aziz Karim Rashid Said Sharif Qureshi
@@ -319,7 +321,21 @@ Lula Bolsonaro Fujimori Pinochet Peron Menem Kirchner Milei Zedillo Obrador Trud
 Mulroney Chretien Martin Howard Keating Rudd Gillard Morrison Albanese Ardern Mao Deng Jiang Zhu
 Hu Wen Xi Li Chiang Lee Tsai Ma Abe Kishida Modi Gandhi Vajpayee Singh Sharif Khan Musharraf
 Annan Ghali Guterres Lagarde Greenspan Bernanke Yellen Powell Soros Buffett Gates Jobs Musk Bezos
-Zuckerberg Dorsey Cook Pichai Nadella Altman Kurtz Pope Francis Benedict Dalai
+Zuckerberg Dorsey Cook Pichai Nadella Altman Kurtz Francis Benedict Dalai
+Stalin Hitler Lenin Trotsky Khrushchev Brezhnev Andropov Chernenko Churchill Roosevelt Truman
+Eisenhower Jefferson Napoleon Caesar Shakespeare Einstein Darwin Freud Marx Engels Mozart
+Beethoven Picasso Walesa Havel Tito Mussolini Sihanouk Ranariddh Hun Sen Pinochet Noriega Somoza
+Batista Trujillo Allende Guevara Ortega Arafat Begin Meir Ben-Gurion Nehru Jinnah Sukarno Marcos
+Ceausescu Honecker Adenauer Brandt Schmidt Gaulle Pompidou Giscard Thatcher Major Wilson Heath
+Callaghan Attlee Eden Macmillan Trudeau Mulroney Chretien Hawke Keating Howard Menzies Whitlam
+Yeltsin Lebed Chubais Gaidar Zhirinovsky Kasparov Karpov Clinton Dole Gingrich Perot Quayle
+Dukakis Mondale Kemp Buchanan Forbes Gephardt Daschle Lott Hastert Starr Lewinsky Jones Tripp
+Netanyahu Barak Sharon Rabin Peres Mubarak Assad Hussein Gaddafi Qaddafi Khatami Rafsanjani
+Mandela Mbeki Zuma Ramaphosa Mugabe Moi Kabila Mobutu Museveni Kagame Obasanjo Abacha Buhari
+Suharto Habibie Wahid Megawati Yudhoyono Widodo Mahathir Lee Goh Anwar Estrada Arroyo Ramos
+Deng Jiang Zhu Li Hu Wen Xi Tsai Chen Ma Koo Kim Roh Moon Yoon Park Abe Hashimoto Obuchi Mori
+Koizumi Suga Kishida Fujimori Toledo Garcia Humala Menem Kirchner Macri Cardoso Lula Rousseff
+Temer Bolsonaro Chavez Maduro Uribe Santos Petro Salinas Zedillo Fox Calderon Pena Obrador
 """.split()
 
 
@@ -473,11 +489,8 @@ console.log(JSON.stringify(out));
     return node_json(npm_dir, script)
 
 
-NAME_OK = None
-
-
+NAME_RE = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-ſ][a-zß-öø-ÿĀ-ſ'’\-]+$")
 LOWER_COMMON = set()
-
 
 def load_common_words(npm_dir):
     script = r"""
@@ -488,11 +501,7 @@ console.log(JSON.stringify(w.filter(x => x.count >= %d && x.word === x.word.toLo
 
 
 def good_name(n):
-    import re
-    global NAME_OK
-    if NAME_OK is None:
-        NAME_OK = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-ſ][a-zß-öø-ÿĀ-ſ'’\-]+$")
-    return (len(n) >= 3 and NAME_OK.match(n) and n not in COMMON_WORDS and fold(n) not in COMMON_WORDS
+    return (len(n) >= 3 and NAME_RE.match(n) and n not in COMMON_WORDS and fold(n) not in COMMON_WORDS
             and n.lower() not in LOWER_COMMON)
 
 
