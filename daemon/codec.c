@@ -407,7 +407,12 @@ Nerd__V1__Result *codec_error_build(nerd_arena_t *arena, const codec_result_meta
         return NULL;
     msg->status = NERD__V1__RESULT__STATUS__ERROR;
     msg->error_code = codec_str(codec_error_name(code));
-    msg->error = codec_str(message != NULL ? message : codec_error_text(code));
+    /* A message may quote the client's bytes, or be cut mid-character by snprintf; proto3
+     * strings must be UTF-8 or strict decoders (Google's) refuse the whole Result. */
+    const char *text = message != NULL ? message : codec_error_text(code);
+    msg->error = codec_utf8_repair(arena, text, strlen(text));
+    if (msg->error == NULL)
+        return NULL;
     return msg;
 }
 

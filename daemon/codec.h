@@ -73,7 +73,8 @@ Nerd__V1__Result *codec_result_build(nerd_arena_t *arena, const codec_result_met
 
 /*
  * Builds a status ERROR Result: error_code = codec_error_name(code), error = message (NULL = the
- * generic sentence for code).  NULL when the arena runs out.
+ * generic sentence for code), copied with any bytes that are not UTF-8 replaced by U+FFFD.  NULL
+ * when the arena runs out.
  */
 Nerd__V1__Result *codec_error_build(nerd_arena_t *arena, const codec_result_meta_t *meta,
                                     int code, const char *message);

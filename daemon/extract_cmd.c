@@ -18,7 +18,7 @@
 #define EXTRACT_FLUSH_AT (256u * 1024u)
 
 static const char extract_usage[] =
-    "Usage: nerd extract [--jsonl] [--rules DIR] [--max-bytes N] [FILE...]\n"
+    "Usage: nerd extract [--jsonl] [--rules DIR] [--max-bytes N] [--time-budget MS] [FILE...]\n"
     "\n"
     "Finds entities and relations in each document and prints one JSON object a line, in input\n"
     "order: {\"id\",\"entities\":[...],\"relations\":[...]} (offsets are UTF-8 byte offsets).\n"
@@ -35,6 +35,8 @@ static const char extract_usage[] =
     "                     executable, else " NERD_DATADIR "/rules/en)\n"
     "  -m, --max-bytes N  longest text accepted, k/M/G suffixes allowed\n"
     "                     (default 4M; 0 = no limit)\n"
+    "  -b, --time-budget MS\n"
+    "                     time a document may take (default 2000; 0 = no budget)\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 all documents done, 1 some failed (or the rules did not load), 2 usage error.\n"
@@ -56,13 +58,14 @@ static int extract_parse(int argc, char **argv, extract_opts_t *opts)
         { "jsonl", no_argument, NULL, 'j' },
         { "rules", required_argument, NULL, 'r' },
         { "max-bytes", required_argument, NULL, 'm' },
+        { "time-budget", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     nerd_limits_default(&opts->limits);
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":jr:m:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":jr:m:b:h", longopts, NULL)) != -1) {
         uint64_t size;
         switch (opt) {
         case 'j':
@@ -76,6 +79,14 @@ static int extract_parse(int argc, char **argv, extract_opts_t *opts)
                 return cli_usage_error("extract", "--max-bytes: '%s' is not a size", optarg);
             opts->limits.max_bytes = (size_t)size;
             break;
+        case 'b': {
+            long ms;
+            if (cli_parse_long(optarg, 0, 86400000L, &ms) != 0)
+                return cli_usage_error("extract", "--time-budget: '%s' is not a number of "
+                                       "milliseconds", optarg);
+            opts->limits.time_budget_ms = (uint32_t)ms;
+            break;
+        }
         case 'h':
             fputs(extract_usage, stdout);
             return -1;

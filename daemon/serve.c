@@ -7,7 +7,7 @@
  * counters, reloads (SIGHUP) and the shutdown (SIGTERM/SIGINT).
  *
  * Shutdown: what clients had already sent is still taken (until the input has been quiet for a
- * moment, at most SERVE_LINGER_MS), then the input endpoints are unbound/disconnected, every job
+ * moment; see serve_drain), then the input endpoints are unbound/disconnected, every job
  * in flight is answered and published, and only then are the sockets closed, with ZMQ_LINGER =
  * SERVE_LINGER_MS so the last Results reach the network.  A second signal skips the wait.
  *
@@ -55,12 +55,14 @@ static const char serve_usage[] =
     "  -m, --max-bytes N      longest text accepted, k/M/G suffixes allowed (default 4M;\n"
     "                         0 = no limit); longer ones get an error.too_big Result, frames\n"
     "                         over 2N+64k are refused by ZeroMQ (the sender is disconnected)\n"
+    "  -b, --time-budget MS   wall-clock time a document may take before it gets an\n"
+    "                         error.timeout Result (default 2000; 0 = no budget)\n"
     "  -q, --quiet            log warnings and errors only\n"
     "  -v, --verbose          log debug messages too\n"
     "  -h, --help             show this help\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop taking input, publish every Result in flight, exit 0 (a second\n"
-    "one exits at once); SIGHUP reloads the rules (a set that fails to load is logged and the old\n"
+    "one exits at once, status 1 if documents were lost); SIGHUP reloads the rules (a set that fails to load is logged and the old\n"
     "one keeps serving).  With --threads 1 results come out in input order; with more threads\n"
     "documents may overtake each other.\n"
     "\n"
@@ -89,7 +91,9 @@ typedef struct serve {
     int stopping;                    /* a SIGTERM/SIGINT came: drain and finish */
     int drain_phase;                 /* SERVE_DRAIN_*, while stopping */
     uint64_t last_input_ms;          /* while stopping: when a document last came in */
-    uint64_t drain_deadline_ms;
+    uint64_t drain_checked_ms;       /* while stopping: the last serve_drain() */
+    uint64_t drain_spent_ms;         /* time spent draining with room for more documents */
+    int drain_had_room;              /* there was room at the last serve_drain() */
     int force;                       /* a second signal: exit without waiting */
 } serve_t;
 
@@ -131,6 +135,7 @@ static int serve_parse(int argc, char **argv, serve_opts_t *opts)
         { "rules", required_argument, NULL, 'R' },
         { "threads", required_argument, NULL, 't' },
         { "max-bytes", required_argument, NULL, 'm' },
+        { "time-budget", required_argument, NULL, 'b' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -141,9 +146,10 @@ static int serve_parse(int argc, char **argv, serve_opts_t *opts)
     opts->out = SERVE_DEFAULT_OUT;
     opts->threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
     opts->max_bytes = SERVE_DEFAULT_MAX_BYTES;
+    opts->time_budget_ms = -1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":i:o:r:R:t:m:qvh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":i:o:r:R:t:m:b:qvh", longopts, NULL)) != -1) {
         long value;
         uint64_t size;
         switch (opt) {
@@ -163,6 +169,11 @@ static int serve_parse(int argc, char **argv, serve_opts_t *opts)
                 return cli_usage_error("serve", "--max-bytes: '%s' is not a size (e.g. 4M)",
                                        optarg);
             opts->max_bytes = (size_t)size;
+            break;
+        case 'b':
+            if (cli_parse_long(optarg, 0, 86400000L, &opts->time_budget_ms) != 0)
+                return cli_usage_error("serve", "--time-budget: '%s' is not a number of "
+                                       "milliseconds", optarg);
             break;
         case 'q': log_set_level(LOG_LEVEL_WARN); break;
         case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
@@ -284,6 +295,8 @@ static int serve_start_workers(serve_t *s)
         w->stop = &s->stop;
         nerd_limits_default(&w->limits);
         w->limits.max_bytes = s->opts.max_bytes;
+        if (s->opts.time_budget_ms >= 0)
+            w->limits.time_budget_ms = (uint32_t)s->opts.time_budget_ms;
         w->engine = nerd_worker_new();
         w->arena = nerd_arena_new(256 * 1024);
         w->work = serve_socket(s, ZMQ_PULL, "worker");
@@ -345,11 +358,16 @@ static int serve_take_input(serve_t *s)
         zmq_msg_close(&extra);
         job.frames++;
     }
-    zmq_send(s->work, &job, sizeof job, ZMQ_SNDMORE);
-    if (zmq_msg_send(&msg, s->work, 0) < 0)
-        zmq_msg_close(&msg);
-    s->in_flight++;
     s->stats.received++;
+    if (zmq_send(s->work, &job, sizeof job, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&msg, s->work, 0) < 0) {
+        /* Cannot happen with an unlimited inproc queue; never count a job that is not there. */
+        log_ratelimited(LOG_LEVEL_ERROR, "dispatch", "cannot hand a document to the workers: %s",
+                        zmq_strerror(errno));
+        zmq_msg_close(&msg);
+        return 1;
+    }
+    s->in_flight++;
     return 1;
 }
 
@@ -358,13 +376,10 @@ static int serve_take_request(serve_t *s)
 {
     zmq_msg_t frames[SERVE_MAX_ENVELOPE + 1];
     size_t count = 0;
-    int dropped = 0;
-    for (;;) {
-        zmq_msg_t *frame = &frames[count < SERVE_MAX_ENVELOPE + 1 ? count : SERVE_MAX_ENVELOPE];
-        if (count > SERVE_MAX_ENVELOPE) {
-            zmq_msg_close(frame);
-            dropped = 1;
-        }
+    int dropped = 0, more = 1;
+    while (more) {
+        zmq_msg_t spill;
+        zmq_msg_t *frame = count <= SERVE_MAX_ENVELOPE ? &frames[count] : &spill;
         zmq_msg_init(frame);
         if (zmq_msg_recv(frame, s->reply, count == 0 ? ZMQ_DONTWAIT : 0) < 0) {
             zmq_msg_close(frame);
@@ -372,10 +387,13 @@ static int serve_take_request(serve_t *s)
                 return 0;
             break;
         }
-        if (count <= SERVE_MAX_ENVELOPE)
+        more = zmq_msg_more(frame);
+        if (frame == &spill) {
+            zmq_msg_close(&spill);
+            dropped = 1;
+        } else {
             count++;
-        if (!zmq_msg_more(frame))
-            break;
+        }
     }
     if (dropped || count < 2) {
         for (size_t i = 0; i < count; i++)
@@ -476,7 +494,9 @@ static void serve_begin_stop(serve_t *s, int sig)
     }
     s->stopping = 1;
     s->last_input_ms = serve_now_ms();
-    s->drain_deadline_ms = s->last_input_ms + SERVE_LINGER_MS;
+    s->drain_checked_ms = s->last_input_ms;
+    s->drain_spent_ms = 0;
+    s->drain_had_room = 0;
     s->drain_phase = SERVE_DRAIN_QUIET;
     log_info("%s: stopping; finishing %zu documents in flight", serve_signal_name(sig),
              s->in_flight);
@@ -500,33 +520,34 @@ static void serve_handle_signals(serve_t *s)
  * While stopping: takes what the clients had already sent.  First the input is read until it
  * has been quiet for SERVE_QUIET_MS (documents still on their way through ZeroMQ's I/O thread
  * when the signal came are taken too), then its endpoints are unbound/disconnected, so upstream
- * pushers send elsewhere, and what the pipes still hold is read.  All of it within
- * SERVE_LINGER_MS of the signal.
+ * pushers send elsewhere, and what the pipes still hold is read.  A backlog is always worked off
+ * (however slow the workers); only clients that keep sending are cut off, after SERVE_LINGER_MS
+ * spent with room for more documents.
  */
 static void serve_drain(serve_t *s)
 {
     if (s->drain_phase == SERVE_DRAIN_DONE)
         return;
     uint64_t now = serve_now_ms();
-    if (now > s->drain_deadline_ms) {
+    int had_room = s->in_flight < s->max_in_flight;
+    if (s->drain_had_room)
+        s->drain_spent_ms += now - s->drain_checked_ms;
+    s->drain_checked_ms = now;
+    if (s->drain_spent_ms > SERVE_LINGER_MS) {
         s->drain_phase = SERVE_DRAIN_DONE;
         return;
     }
-    int took = 0, empty = 1;
+    int took = 0;
     while (s->in_flight < s->max_in_flight && serve_take_input(s))
         took = 1;
-    if (s->in_flight >= s->max_in_flight)
-        empty = 0;
     while (s->reply != NULL && s->in_flight < s->max_in_flight && serve_take_request(s))
         took = 1;
-    if (s->in_flight >= s->max_in_flight)
-        empty = 0;
-    if (took) {
+    /* Full again: the time until the workers make room does not count. */
+    s->drain_had_room = had_room && s->in_flight < s->max_in_flight;
+    if (took || s->in_flight >= s->max_in_flight) {
         s->last_input_ms = now;
         return;
     }
-    if (!empty)
-        return;
     if (s->drain_phase == SERVE_DRAIN_QUIET && now - s->last_input_ms >= SERVE_QUIET_MS) {
         endpoint_detach(s->in, &s->in_eps);
         s->drain_phase = SERVE_DRAIN_DETACHED;
@@ -539,7 +560,7 @@ static int serve_loop(serve_t *s)
 {
     for (;;) {
         if (s->force)
-            return 0;
+            return s->in_flight > 0 ? -1 : 0;   /* documents were lost: say so */
         if (s->stopping) {
             serve_drain(s);
             if (s->drain_phase == SERVE_DRAIN_DONE && s->in_flight == 0)

@@ -82,6 +82,7 @@ typedef struct serve_opts {
     const char *rules_dir;
     int threads;
     size_t max_bytes;           /* 0 = no limit */
+    long time_budget_ms;        /* per document; -1 = the engine's default, 0 = none */
 } serve_opts_t;
 
 /* The current rule set, swapped whole on reload; readers take a reference per document. */

@@ -229,6 +229,9 @@ void *serve_worker_run(void *arg)
     serve_worker_t *w = arg;
     zmq_msg_t env[SERVE_MAX_ENVELOPE];
     for (;;) {
+        /* Normally nothing is queued by then; after a second signal, what is queued is dropped. */
+        if (atomic_load(w->stop))
+            break;
         /* Wake up now and then to notice the stop flag even if no STOP job reaches us. */
         zmq_pollitem_t item = { w->work, 0, ZMQ_POLLIN, 0 };
         int rc = zmq_poll(&item, 1, 200);

@@ -10,7 +10,12 @@
  * unit ({TYPE} in a pattern matches exactly that), byte offsets never change and the shadow
  * stays valid UTF-8.  Everything per document lives in the worker's arena; pattern calls reuse
  * the worker's match data, run under match and depth limits, and the clock is checked between
- * calls against the document's time budget.
+ * calls against the document's time budget.  A pattern is skipped when the text lacks a literal
+ * every match contains, and tried only at the bytes a match can start with when PCRE2 cannot
+ * find those itself (prefilter.h).
+ *
+ * Building with -DNERD_PROFILE adds a per-rule timer printed to stderr at exit: a developer
+ * tool for finding slow rules, never part of a normal build (the engine does not log).
  */
 #include "extract.h"
 #include "prefilter.h"
@@ -24,8 +29,8 @@
 #define DEFAULT_MATCH_LIMIT 1000000u
 #define DEFAULT_DEPTH_LIMIT 10000u
 #define DEFAULT_TIME_BUDGET_MS 2000u
-#define CLOCK_EVERY 32u
-#define SHADOW_PADDING 64u           /* pattern calls between two looks at the clock */
+#define CLOCK_EVERY 32u              /* pattern calls between two looks at the clock */
+#define SHADOW_PADDING 64u           /* zero bytes after the shadow text (see run_stages) */
 
 void nerd_limits_default(nerd_limits_t *limits)
 {
@@ -99,7 +104,6 @@ void nerd_worker_destroy(nerd_worker_t **worker)
     free(w->candidates.items);
     free(w->entities.items);
     free(w->relations.items);
-    free(w->order);
     free(w);
     *worker = NULL;
 }
@@ -287,7 +291,7 @@ static int gazetteer_found(void *ctx, size_t tok, size_t ntok, const gazetteer_v
 
 /* ---- phases ---- */
 
-static int by_start_longest(const void *pa, const void *pb)
+int span_by_start_longest(const void *pa, const void *pb)
 {
     const span_t *a = pa, *b = pb;
     if (a->start != b->start)
@@ -401,7 +405,7 @@ static int run_phase(doc_t *d, uint32_t phase)
     for (long k = 0; k < nw; k++)
         if (span_vec_push(ents, &cands->items[win[k]]) != 0)
             return NERD_ENOMEM;
-    qsort(ents->items, ents->count, sizeof(span_t), by_start_longest);
+    qsort(ents->items, ents->count, sizeof(span_t), span_by_start_longest);
     if (d->limits->max_entities && live_entities(ents) > d->limits->max_entities)
         return NERD_EENTITIES;
     return 0;

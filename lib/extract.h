@@ -36,6 +36,10 @@ typedef struct span_vec {
 
 int span_vec_push(span_vec_t *v, const span_t *s);
 
+/* qsort order of entities: by start, the longer first (so an outer entity precedes the ones
+ * nested in it). */
+int span_by_start_longest(const void *pa, const void *pb);
+
 struct nerd_worker {
     nerd_arena_t *arena;
     pcre2_match_data *match_data;
@@ -45,8 +49,6 @@ struct nerd_worker {
     nerd_stage_times_t times;
     nerd_result_t result;
     span_vec_t gazetteer_hits, candidates, entities, relations;
-    uint32_t *order;             /* scratch for sorting */
-    size_t order_cap;
 };
 
 typedef struct doc {

@@ -50,6 +50,12 @@ int gazetteer_add(gazetteer_t *g, const char *form, size_t len, int case_mode, u
  * rehash again and again.  0 or NERD_ENOMEM. */
 int gazetteer_reserve(gazetteer_t *g, int case_mode, size_t phrases);
 
+/*
+ * Builds the filter that lets most lookups skip the tables: call once after the last add (an
+ * add after it is not seen by the filter, so it must be called again).  0 or NERD_ENOMEM.
+ */
+int gazetteer_freeze(gazetteer_t *g);
+
 /* Number of distinct stored phrases. */
 size_t gazetteer_size(const gazetteer_t *g);
 

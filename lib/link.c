@@ -264,16 +264,6 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit)
     return best_j;
 }
 
-static int by_start_longest(const void *pa, const void *pb)
-{
-    const span_t *a = pa, *b = pb;
-    if (a->start != b->start)
-        return a->start < b->start ? -1 : 1;
-    if (a->end != b->end)
-        return a->end > b->end ? -1 : 1;
-    return 0;
-}
-
 int link_entities(doc_t *d)
 {
     nerd_worker_t *w = d->worker;
@@ -321,6 +311,6 @@ int link_entities(doc_t *d)
             return NERD_ENOMEM;
     }
     if (lk.found->count)
-        qsort(ents->items, ents->count, sizeof(span_t), by_start_longest);
+        qsort(ents->items, ents->count, sizeof(span_t), span_by_start_longest);
     return 0;
 }

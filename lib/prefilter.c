@@ -146,6 +146,27 @@ static unsigned lead_byte(unsigned c)
     return 0xF0 | (c >> 18);
 }
 
+/* Skips what follows some escapes: \k<name> \k{name} \k'name' \g{1} \g<name> \N{U+41} \o{101} \cX,
+ * so that it is not read as literal text. */
+static void skip_escape_argument(reader_t *r, char c)
+{
+    int open = peek(r, 0);
+    if (c == 'c') {
+        if (r->i < r->len)
+            r->i++;
+        return;
+    }
+    if (!(c == 'k' || c == 'g' || c == 'N' || c == 'o'))
+        return;
+    char close = open == '<' ? '>' : open == '{' ? '}' : open == '\'' ? '\'' : 0;
+    if (close == 0 || ((c == 'N' || c == 'o') && open != '{'))
+        return;
+    size_t k = r->i + 1;
+    while (k < r->len && r->p[k] != close)
+        k++;
+    r->i = k < r->len ? k + 1 : r->len;
+}
+
 /*
  * An escape at r->i (just after the backslash).  Adds its first bytes and returns 1 when it
  * consumes a character, 0 when it is zero-width (\b, \A, ...).
@@ -217,6 +238,7 @@ static int read_escape(reader_t *r, uint8_t *bm, int in_class)
     default:
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
             give_up(r); /* \h \v \R \X \N \C \D \W \S, back references, ... */
+            skip_escape_argument(r, c);
             return 1;
         }
         add_char(r, bm, (unsigned char)c, (unsigned char)c); /* an escaped punctuation mark */
@@ -411,13 +433,13 @@ static int read_group(reader_t *r, uint8_t *bm)
         } else if (o == ')' || o == ':') {
             break;
         } else if (!(o == 'm' || o == 's')) {
-            give_up(r); /* conditions, recursion, ... */
+            give_up_hard(r); /* conditions, recursion, ...: not read, so the rest cannot be */
             return 1;
         }
         r->i++;
     }
     if (r->i >= r->len) {
-        give_up(r);
+        give_up_hard(r);
         return 1;
     }
     if (r->p[r->i] == ')') {
@@ -440,7 +462,7 @@ static int read_group(reader_t *r, uint8_t *bm)
 static int read_alternatives(reader_t *r, uint8_t *bm)
 {
     if (++r->depth > 200) {
-        give_up(r);
+        give_up_hard(r);
         return 1;
     }
     int saved_case = r->caseless;

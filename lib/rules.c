@@ -19,26 +19,16 @@
 #define FNV_OFFSET UINT64_C(14695981039346656037)
 #define FNV_PRIME UINT64_C(1099511628211)
 
-/* Control bytes that stand for entity types in the masked text: every C0 byte except NUL, the
- * three blanks the shadow keeps (\t \n \r) and the filler 0x1F.  27 bytes for 24 types. */
+/* Control bytes that stand for entity types in the masked text: the C0 bytes that no PCRE2
+ * class of blanks matches (so not \t \n \v \f \r, which \s and \v match), nor NUL, nor the
+ * filler 0x1F.  That leaves 25 bytes for at most 24 types. */
 static const unsigned char type_bytes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-                                           0x0B, 0x0C, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13,
-                                           0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B};
+                                           0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+                                           0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D};
 
 unsigned char rules_type_byte(size_t t)
 {
     return t < sizeof(type_bytes) ? type_bytes[t] : 0;
-}
-
-int rules_byte_type(unsigned char b)
-{
-    if (b == 0 || b >= RULES_FILLER_BYTE || b == '\t' || b == '\n' || b == '\r')
-        return -1;
-    if (b <= 0x08)
-        return b - 1;
-    if (b <= 0x0C)
-        return b - 0x0B + 8;
-    return b - 0x0E + 10;
 }
 
 /* ---- loader helpers ---- */
@@ -251,8 +241,7 @@ static size_t list_rule_files(loader_t *L, char ***names)
     closedir(d);
     if (n > 1)
         qsort(*names, n, sizeof(char *), name_compare);
-    if (n == 0 && !L->nomem)
-        loader_error(L, L->dir, 0, 0, "the folder has no *.rules files");
+    /* A folder without rule files is an empty set, valid: it finds nothing. */
     return n;
 }
 
@@ -299,6 +288,8 @@ static const char *last_component(loader_t *L, const char *dir)
 static void finish_set(loader_t *L)
 {
     nerd_rules_t *set = L->set;
+    if (gazetteer_freeze(set->gazetteer) != 0)
+        L->nomem = 1;
     set->phase_count = L->phase_count ? L->phase_count : 1;
     set->person_type = loader_type(L, "PERSON", 6, 0);
     set->org_type = loader_type(L, "ORG", 3, 0);

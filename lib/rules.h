@@ -95,7 +95,5 @@ struct nerd_rules {
 
 /* The byte that stands for type index t in the masked text. */
 unsigned char rules_type_byte(size_t t);
-/* Type index of the byte b, or -1 when b is no type byte. */
-int rules_byte_type(unsigned char b);
 
 #endif

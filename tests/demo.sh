@@ -73,7 +73,7 @@ fi
 
 echo "== result"
 "$PYTHON" - "$work/result.jsonl" <<'PY' || exit 1
-import json, sys
+import json, sys, textwrap
 from collections import defaultdict
 
 with open(sys.argv[1], encoding="utf-8") as f:
@@ -89,16 +89,23 @@ for e in result.get("entities", []):
         by_type[e["type"]].append(name)
 print(f"entities: {len(result.get('entities', []))}")
 for etype in sorted(by_type):
-    print(f"  {etype:7} {'; '.join(by_type[etype])}")
+    print(textwrap.fill("; ".join(by_type[etype]), width=100, initial_indent=f"  {etype:8}",
+                        subsequent_indent=" " * 10))
 relations = result.get("relations", [])
 print(f"relations: {len(relations)}")
 for r in relations:
     parts = []
     for role, arg in r.get("args", {}).items():
-        text = arg.get("text") or arg.get("canonical") or ""
+        text = arg.get("text", "")
         if len(text) > 60:
             text = text[:57] + "..."
-        parts.append(f"{role}={text!r}")
+        canonical = arg.get("canonical")
+        if canonical and canonical != text:
+            # a pronoun or short name resolved, or a speaker known only from context
+            shown = f"{text!r} [{canonical}]" if text else f"[{canonical}]"
+        else:
+            shown = repr(text)
+        parts.append(f"{role}={shown}")
     print(f"  {r['type']:11} " + ", ".join(parts))
 PY
 

@@ -171,15 +171,19 @@ class _Drain(threading.Thread):
 class Daemon:
     """One `nerd serve` process on free loopback ports."""
 
-    def __init__(self, rules=None, extra=(), threads=2):
+    def __init__(self, rules=None, extra=(), threads=2, in_spec=None, out_spec=None):
+        """in_spec / out_spec replace the bound --in / --out endpoints (e.g. ">tcp://..." to
+        connect to a socket the test binds)."""
         self.p_in, self.p_out, self.p_reply = free_ports(3)
         self.in_ep = f"tcp://127.0.0.1:{self.p_in}"
         self.out_ep = f"tcp://127.0.0.1:{self.p_out}"
         self.reply_ep = f"tcp://127.0.0.1:{self.p_reply}"
-        cmd = [NERD, "serve", "--in", "@" + self.in_ep, "--out", "@" + self.out_ep,
+        cmd = [NERD, "serve", "--in", in_spec or "@" + self.in_ep,
+               "--out", out_spec or "@" + self.out_ep,
                "--reply", "@" + self.reply_ep, "--threads", str(threads),
                "--rules", str(rules or RULES_EN), *extra]
         self.cmd = (VALGRIND_CMD if VALGRIND else []) + cmd
+        self.threads = threads
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.err = _Drain(self.proc.stderr)
@@ -223,10 +227,30 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            self.returncode = "hung after SIGTERM (killed)"
+            self.returncode = f"hung after {signal.Signals(sig).name} (killed)"
         self.err.join(5)
         self.out.join(5)
         return self.returncode
+
+    def warm_up(self):
+        """Under valgrind a worker's first document costs seconds (valgrind translating the code
+        it runs for the first time) and may overrun the per-document time budget; so each worker
+        is given a few throw-away documents before the test starts."""
+        ctx = zmq.Context()
+        try:
+            dealer = ctx.socket(zmq.DEALER)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(self.reply_ep)
+            count = 2 * self.threads
+            for _ in range(count):
+                # A minimal Document: field 1 (id) and field 2 (text), written by hand.
+                dealer.send_multipart([b"", raw_doc(PROBE_ID.encode(), b"Xi Jinping spoke.")])
+            for _ in range(count):
+                if not dealer.poll(60000):
+                    pytest.fail(f"no answer to a warm-up document in 60s\n{self.describe()}")
+                dealer.recv_multipart()
+        finally:
+            ctx.destroy(linger=0)
 
     def describe(self):
         return (f"command: {' '.join(self.cmd)}\nexit: {self.proc.poll()}\n"
@@ -243,6 +267,8 @@ def start_daemon():
         d = Daemon(**kwargs)
         started.append(d)
         d.wait_log("ready", timeout=10)
+        if VALGRIND:
+            d.warm_up()
         return d
 
     yield start

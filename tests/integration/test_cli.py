@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from conftest import (CORE_PEOPLE, NEWS_PEOPLE, NEWS_TEXT, RULES_EN, SEED_PEOPLE, SHARED, run_nerd)
+from conftest import (CORE_PEOPLE, NEWS_PEOPLE, NEWS_TEXT, RULES_EN, SEED_PEOPLE, SHARED,
+                      free_ports, run_nerd)
 
 GOLD_SEED = SHARED / "eval" / "seed" / "gold.jsonl"
 
@@ -275,3 +276,12 @@ def test_serve_port_in_use_exits_non_zero():
         s.close()
     assert p.returncode not in (0, None)
     assert str(port).encode() in p.stderr, p.stderr.decode()
+
+
+def test_push_without_daemon_times_out(tmp_path):
+    news = tmp_path / "news.txt"
+    news.write_text("Xi Jinping spoke.", encoding="utf-8")
+    port = free_ports(1)[0]
+    p = run_nerd("push", "--to", f"tcp://127.0.0.1:{port}", "--timeout", "500", news, timeout=20)
+    assert p.returncode == 1, (p.returncode, p.stderr.decode())
+    assert p.stderr

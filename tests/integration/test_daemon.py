@@ -16,7 +16,8 @@ import pytest
 import zmq
 
 from conftest import (CORE_PEOPLE, NERD, NEWS_PEOPLE, NEWS_TEXT, RULES_EN, SEED_ARTICLE,
-                      SEED_PEOPLE, SLOW, check_spans, make_doc, people, raw_doc)
+                      SEED_PEOPLE, SLOW, VALGRIND, check_spans, free_ports, make_doc, people,
+                      raw_doc)
 
 
 def assert_ok(topic, result, doc_id, text):
@@ -46,9 +47,19 @@ def test_push_news_valgrind_safe(daemon, client_for, pb):
     c.send(make_doc(pb, "news-1", NEWS_TEXT, {"source": "wire", "lang": "en"}))
     topic, result = c.recv_one()
     assert_ok(topic, result, "news-1", NEWS_TEXT)
+    assert CORE_PEOPLE <= people(result), people(result)
+    assert [(kv.key, kv.value) for kv in result.metadata] == [("source", "wire"), ("lang", "en")]
+    assert result.processing_us > 0
+
+
+def test_push_news_people(daemon, client_for, pb):
+    """Every person of our news text, hyphenated given names whole ("Chen Mei-ling")."""
+    c = client_for(daemon)
+    c.send(make_doc(pb, "news-2", NEWS_TEXT))
+    topic, result = c.recv_one()
+    assert_ok(topic, result, "news-2", NEWS_TEXT)
     missing = set(NEWS_PEOPLE) - people(result)
     assert not missing, f"PERSON entities missing: {missing}; got {people(result)}"
-    assert [(kv.key, kv.value) for kv in result.metadata] == [("source", "wire"), ("lang", "en")]
 
 
 def test_push_seed_article(daemon, client_for, pb):
@@ -97,6 +108,51 @@ def test_many_documents_each_answered_once(daemon, client_for, pb):
         c.send(make_doc(pb, doc_id, NEWS_TEXT))
     got = [r.document_id for _, r in c.recv(len(ids), timeout=30)]
     assert sorted(got) == sorted(ids)
+
+
+def test_daemons_connect_to_one_stream(start_daemon, zctx, pb, tmp_path):
+    """">" endpoints connect: two daemons share one producer (PUSH binds) and one consumer (SUB
+    binds); the documents are spread over both and every one is answered once."""
+    p_push, p_sub = free_ports(2)
+    push = zctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.bind(f"tcp://127.0.0.1:{p_push}")
+    sub = zctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.bind(f"tcp://127.0.0.1:{p_sub}")
+    versions = set()
+    for name in ("alpha", "beta"):
+        # Same rules, folders named apart: the rule_set_version tells which daemon answered.
+        shutil.copytree(RULES_EN, tmp_path / name)
+        start_daemon(rules=tmp_path / name, in_spec=f">tcp://127.0.0.1:{p_push}",
+                     out_spec=f">tcp://127.0.0.1:{p_sub}")
+
+    def answer(timeout):
+        assert sub.poll(int(timeout * 1000 * SLOW)), "no answer from the daemons"
+        topic, data = sub.recv_multipart()
+        return topic, pb.Result.FromString(data)
+
+    # Until both daemons' PUB connections are up and subscribed, probe.
+    deadline = time.monotonic() + 10 * SLOW
+    while len(versions) < 2 and time.monotonic() < deadline:
+        push.send(make_doc(pb, "__probe__", "probe"))
+        if sub.poll(100):
+            versions.add(pb.Result.FromString(sub.recv_multipart()[1]).rule_set_version)
+    assert len(versions) == 2, f"answers came from {versions} only"
+    ids = [f"shared-{i:03d}" for i in range(100)]
+    for doc_id in ids:
+        push.send(make_doc(pb, doc_id, NEWS_TEXT))
+    got, by_version = [], {}
+    while len(got) < len(ids):
+        topic, result = answer(10)
+        if result.document_id == "__probe__":
+            continue
+        assert topic == b"result" and result.status == result.OK
+        got.append(result.document_id)
+        by_version[result.rule_set_version] = by_version.get(result.rule_set_version, 0) + 1
+    assert sorted(got) == ids
+    assert len(by_version) == 2 and min(by_version.values()) > 0, by_version
 
 
 # ---- request / reply -----------------------------------------------------------------------
@@ -209,7 +265,8 @@ def _malformed(pb):
 BAD_INPUTS = {
     # kind: (how to build the frame, the error code, the id the result must carry or None)
     "decode": (lambda pb: _malformed(pb), "decode", None),
-    "truncated": (lambda pb: b"\x0a\x05bad-1\x12\x40cut short", "decode", None),
+    # the id comes before the damage, so it can still be read and echoed
+    "truncated": (lambda pb: b"\x0a\x05bad-1\x12\x40cut short", "decode", "bad-1"),
     "utf8": (lambda pb: raw_doc(b"bad-utf8", b"Chen Mei-ling said \xc3\x28 and \xff\xfe."),
              "utf8", "bad-utf8"),
     "overlong_utf8": (lambda pb: raw_doc(b"bad-overlong", b"slash \xc0\xaf here"), "utf8",
@@ -317,7 +374,9 @@ def test_signal_finishes_documents_in_flight_valgrind_safe(sig, start_daemon, cl
     c = client_for(d)
     count = 200
     ids = [f"flight-{i:03d}" for i in range(count)]
-    text = NEWS_TEXT * 4
+    # Under valgrind nerd runs some 30 times slower: short documents keep the test quick; what it
+    # checks is the shutdown, not throughput.
+    text = "Xi Jinping spoke." if VALGRIND else NEWS_TEXT * 4
     # Send through a context of its own and terminate it, which returns once every document has
     # been written to the daemon's TCP connection; then signal at once.
     ctx = zmq.Context()
@@ -328,7 +387,6 @@ def test_signal_finishes_documents_in_flight_valgrind_safe(sig, start_daemon, cl
         push.send(make_doc(pb, doc_id, text))
     push.close()
     ctx.term()
-    time.sleep(0.1)  # let the daemon's I/O thread take the bytes off the loopback connection
     rc = d.stop(sig, timeout=30)
     assert rc == 0, f"exit code {rc!r} after {sig.name}\n{d.describe()}"
     got = [r.document_id for _, r in c.recv(count, timeout=10)]
@@ -413,4 +471,4 @@ def test_nerd_tail_times_out(daemon):
                        capture_output=True, timeout=30)
     assert time.monotonic() - t0 < 10
     assert p.stdout == b""
-    assert p.returncode != 0, "a tail that saw nothing before its timeout should say so"
+    assert p.returncode == 1, "a tail that saw nothing before its timeout should say so"

@@ -220,6 +220,9 @@ static void test_error_results(void **state)
                        "bad byte at 3");
     check_error_result(arena, NERD_ETOOBIG, NULL, nerd_strerror_name(NERD_ETOOBIG),
                        nerd_strerror(NERD_ETOOBIG));
+    /* a message cut in the middle of a character still goes out as valid UTF-8 */
+    check_error_result(arena, CODEC_ERULESET, "rule set 'caf\xc3", "rule_set",
+                       "rule set 'caf\xef\xbf\xbd");
     assert_string_equal(codec_error_name(CODEC_EDECODE), "decode");
     assert_string_equal(codec_error_name(NERD_EUTF8), nerd_strerror_name(NERD_EUTF8));
 }

@@ -328,6 +328,10 @@ static void test_gazetteer_modes(void **state)
 
     h = lookup(g, a, "XINHUA xinhua XinHua Xinhuanet");
     assert_int_equal(h.count, 3);
+    /* the same answers through the first-token filter */
+    assert_int_equal(gazetteer_freeze(g), 0);
+    h = lookup(g, a, "XINHUA xinhua the Chinese Communist Party, NEW YORK, New york");
+    assert_int_equal(h.count, 4);
     /* a prefix alone is no hit */
     h = lookup(g, a, "Chinese Communist rally");
     assert_int_equal(h.count, 0);

@@ -142,9 +142,18 @@ static void test_rules_missing_folder(void **state)
     scratch_t s;
     scratch_init(&s);
     scratch_write(&s, "README", "not a rule file\n");
-    assert_null(nerd_rules_load(s.dir, &errors));
-    assert_non_null(strstr(errors, "no *.rules files"));
-    free(errors);
+    /* a folder without rule files is an empty set: it loads and finds nothing */
+    nerd_rules_t *empty = nerd_rules_load(s.dir, &errors);
+    assert_non_null(empty);
+    assert_null(errors);
+    assert_int_equal(nerd_rules_count(empty), 0);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(nerd_extract(w, empty, "Some text.", 10, NULL, &res), 0);
+    assert_int_equal(res->entity_count, 0);
+    assert_int_equal(nerd_rules_run_tests(empty, w, NULL, NULL), 0);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&empty);
     scratch_remove(&s);
     assert_null(nerd_rules_load(NULL, NULL));
 }
@@ -409,6 +418,169 @@ static void test_rules_big_gazetteer(void **state)
     scratch_remove(&s);
 }
 
+
+static void test_rules_entities_are_not_blanks(void **state)
+{
+    (void)state;
+    /* twelve types, so that type bytes beyond 0x0A are in use: none may match \\s (an
+     * entity of one byte is its type byte alone) */
+    char set[2048];
+    size_t n = 0;
+    n += (size_t)snprintf(set + n, sizeof(set) - n, "phase words\n");
+    for (int t = 1; t <= 12; t++)
+        n += (size_t)snprintf(set + n, sizeof(set) - n, "list T%d\n  %c\nend\n", t, 'A' + t);
+    n += (size_t)snprintf(set + n, sizeof(set) - n,
+                          "phase gaps\nentity GAP gap : foo\\s+bar\n"
+                          "entity NEXT next : foo\\s+{ANY}\n");
+    nerd_rules_t *r = load_text(set, NULL);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    char text[64];
+    for (int t = 1; t <= 12; t++) {
+        snprintf(text, sizeof(text), "foo %c bar", 'A' + t);
+        assert_int_equal(nerd_extract(w, r, text, strlen(text), NULL, &res), 0);
+        assert_null(find_entity(res, "GAP", text));
+        snprintf(text, sizeof(text), "foo %c", 'A' + t);
+        assert_non_null(find_entity(res, "NEXT", text));
+    }
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+
+/*
+ * Loads a one-rule set of pattern (prefixed with prefix) and writes "start-end;" per match to
+ * out, or "error N" when extraction fails, or "no set" when the pattern does not compile.
+ */
+static void spans_of(const char *prefix, const char *pattern, const char *text, char *out, size_t cap)
+{
+    char set[1024];
+    snprintf(set, sizeof(set), "entity X x : %s%s\n", prefix, pattern);
+    char *errors = NULL;
+    nerd_rules_t *r = load_text(set, &errors);
+    free(errors);
+    if (r == NULL) {
+        snprintf(out, cap, "no set");
+        return;
+    }
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    int rc = nerd_extract(w, r, text, strlen(text), NULL, &res);
+    size_t n = 0;
+    out[0] = '\0';
+    if (rc != 0)
+        snprintf(out, cap, "error %d", rc);
+    for (size_t k = 0; rc == 0 && k < res->entity_count && n + 24 < cap; k++)
+        n += (size_t)snprintf(out + n, cap - n, "%u-%u;", res->entities[k].start, res->entities[k].end);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* A random pattern from pieces that exercise the first-byte and required-text analyses. */
+static void random_pattern(unsigned *seed, char *out, size_t cap, int depth, int *groups)
+{
+    static const char *const atoms[] = {
+        "\\p{Lu}", "\\p{Ll}", "\\w", "\\s", "\\s", "[A-Z]", "[a-z]", "\\d", "Tam", "said",
+        "the", "\"", "\xE2\x80\x9C", ".", "[^ ]", ",", "\\.", "K", "\xC3\x89", "[\"\xE2\x80\x9C]",
+        "\\W", "e", "(?i:tam)", "\\x{54}", "[[:alpha:]]", "\\Qa.\\E", "(?:x{0})", "\\S", "\\p{L}",
+    };
+    /* zero-width items take no quantifier */
+    static const char *const assertions[] = {
+        "\\b", "(?=\\p{Lu})", "(?!the)", "(?<![a-z])", "\\K", "(?i)", "^", "$", "\\B",
+    };
+    static const char *const quants[] = {"", "", "", "?", "*", "+", "{1,2}", "??", "++"};
+    int items = 1 + (int)(rand_r(seed) % 4);
+    for (int i = 0; i < items && strlen(out) + 40 < cap; i++) {
+        unsigned pick = rand_r(seed) % 8;
+        if (pick == 0) {
+            strcat(out, assertions[rand_r(seed) % (sizeof(assertions) / sizeof(assertions[0]))]);
+            continue;
+        }
+        if (pick == 1 && depth < 2) {
+            if (rand_r(seed) % 2)
+                strcat(out, "(?:");
+            else
+                snprintf(out + strlen(out), cap - strlen(out), "(?<g%d>", ++*groups);
+            random_pattern(seed, out, cap, depth + 1, groups);
+            if (rand_r(seed) % 2) {
+                strcat(out, "|");
+                random_pattern(seed, out, cap, depth + 1, groups);
+            }
+            strcat(out, ")");
+        } else {
+            strcat(out, atoms[rand_r(seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
+        }
+        strcat(out, quants[rand_r(seed) % (sizeof(quants) / sizeof(quants[0]))]);
+    }
+}
+
+static void test_rules_prefilter_changes_nothing(void **state)
+{
+    (void)state;
+    /* Each pattern runs twice: as written (the engine may skip ahead to the bytes a match can
+     * start with, or skip the text for lack of a required literal) and behind (?(DEFINE)), which
+     * matches nothing, changes nothing and turns every such shortcut off. */
+    static const char *const patterns[] = {
+        "\\p{Lu}\\p{Ll}+",
+        "(?<![\\p{L}'-])\\p{Lu}\\p{Ll}+(?:\\s+\\p{Lu}\\p{Ll}+)*",
+        "(?=\\p{Lu})(?!(?:The|A|In)\\b)\\p{Lu}\\w+",
+        "\\b(?:the\\s+)?\\p{Lu}\\w*\\s+said",
+        "(?:\\d+|one|two)\\s+(?:days|years)(?:\\s+ago)?",
+        "[\"\xE2\x80\x9C][^\"\xE2\x80\x9D]+[\"\xE2\x80\x9D]",
+        "(?i)zurich|Z\xC3\xBCrich",
+        "\\w+@\\w+\\.com",
+        "(?:^|\\n)\\s*By\\s+\\p{Lu}\\w+",
+        "\\p{Lu}{2,}(?=:)",
+        "\\b\\w+(?=,\\s+a\\s)",
+        "said\\s+\\K\\p{Lu}\\w+",
+        "(?:[A-Z]\\.){2,}",
+        "\\$\\d+(?:\\.\\d+)?(?:bn|m)?",
+        "(?<q>\\p{Lu})\\w+\\s+\\k<q>\\w+",
+        "contributed\\s+to",
+        "(\\p{Lu})\\w+\\s+\\1\\w+",
+        "\\Q.com\\E\\b",
+        "(?i:KIM)\\s+\\w+",
+        "(?#a comment)Kane",
+        "(?|(Tam)|(Kim))\\s+\\w+",
+        "\\d{1,3}(?:,\\d{3})+",
+        "(?:\\s|^)Mc\\p{Lu}\\w+",
+        "\\P{Ll}\\p{Ll}+",
+        "x{0}said",
+        "(?i)e\\w+",
+        "\\R[A-Z]\\w+",
+        "\\x{c9}\\w+",
+    };
+    const char *text = "By Ann Lee\nThe Times said on Monday that Zoe Quinn, a writer, met "
+                       "U.S. envoys in Z\xC3\xBCrich and zurich 3 days ago; \xE2\x80\x9CIt works,\xE2\x80\x9D "
+                       "said Bob Brown. He paid $4.5bn to ann@acme.com, 1,234,567 times. NOTE: Tam Tull and "
+                       "Kim Kane contributed to this. \"Done\", she said. \xC3\x89lise \xC3\x89vans left. "
+                       "Ask McDonald or KIM lee.";
+    char plain[2048], guarded[2048];
+    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        spans_of("", patterns[i], text, plain, sizeof(plain));
+        spans_of("(?(DEFINE))", patterns[i], text, guarded, sizeof(guarded));
+        if (strcmp(plain, guarded) != 0)
+            fprintf(stderr, "pattern %s: %s vs %s\n", patterns[i], plain, guarded);
+        assert_string_equal(plain, guarded);
+        if (plain[0] == 0)
+            fprintf(stderr, "pattern %s finds nothing\n", patterns[i]);
+        assert_true(plain[0] != 0); /* every pattern finds something in the text */
+    }
+    /* and random ones */
+    unsigned seed = 12345;
+    for (int i = 0; i < 300; i++) {
+        char pattern[600] = "";
+        int groups = 0;
+        random_pattern(&seed, pattern, sizeof(pattern) - 100, 0, &groups);
+        spans_of("", pattern, text, plain, sizeof(plain));
+        spans_of("(?(DEFINE))", pattern, text, guarded, sizeof(guarded));
+        if (strcmp(plain, guarded) != 0)
+            fprintf(stderr, "pattern %s: %s vs %s\n", pattern, plain, guarded);
+        assert_string_equal(plain, guarded);
+    }
+}
+
 /* ---- the test runner ---- */
 
 typedef struct report_log {
@@ -508,6 +680,8 @@ int main(void)
         cmocka_unit_test(test_rules_line_continuation_and_options),
         cmocka_unit_test(test_rules_files_in_name_order),
         cmocka_unit_test(test_rules_big_gazetteer),
+        cmocka_unit_test(test_rules_entities_are_not_blanks),
+        cmocka_unit_test(test_rules_prefilter_changes_nothing),
         cmocka_unit_test(test_rules_runner_pass),
         cmocka_unit_test(test_rules_runner_fail),
         cmocka_unit_test(test_rules_runner_relations),
