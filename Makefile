@@ -172,6 +172,71 @@ fuzz: deps
 	    -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
 	done
 
+# ---- install -------------------------------------------------------------------------------
+#
+#   make install   [PREFIX=/usr/local] [DESTDIR=]   the binary, rules, .proto, man page, systemd
+#                                                  unit, and libnerd.a + nerd.h + nerd.pc
+#   make uninstall [PREFIX=/usr/local] [DESTDIR=]   removes exactly those files
+#
+# The binary looks for its default rules in $(PREFIX)/share/nerd/rules/en, a path compiled into
+# it (NERD_DATADIR), so build and install with the same PREFIX:
+#     make PREFIX=/usr && sudo make PREFIX=/usr install
+# install refuses a build/nerd made for another PREFIX (then `make clean` first).  DESTDIR only
+# stages the files (for packages); it is not compiled in.
+
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+DATADIR        ?= $(PREFIX)/share/nerd
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/nerd
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL        ?= install
+CPPFLAGS       += -DNERD_DATADIR='"$(DATADIR)"'
+
+INSTALL_VERSION := $(shell sed -n 's/.*define NERD_VERSION "\(.*\)"/\1/p' include/nerd.h)
+INSTALL_RULES   := $(notdir $(wildcard rules/en/*.rules rules/en/*.gaz))
+# In nerd.pc, paths under PREFIX are written as ${prefix}/... so that pkg-config's
+# --define-variable=prefix= and PKG_CONFIG_SYSROOT_DIR can move them.
+INSTALL_PC_SED  := -e 's|@PREFIX@|$(PREFIX)|g' \
+                   -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+                   -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+                   -e 's|@DATADIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(DATADIR))|g' \
+                   -e 's|@VERSION@|$(INSTALL_VERSION)|g'
+
+.PHONY: install uninstall
+
+install: $(BUILD)/nerd $(BUILD)/libnerd.a
+	@grep -qaF '$(DATADIR)/rules/en' $(BUILD)/nerd || { \
+	  echo "make install: $(BUILD)/nerd was built for another PREFIX (it would not find its rules in" \
+	       "$(DATADIR)/rules/en); run: make clean && make PREFIX=$(PREFIX) && make PREFIX=$(PREFIX) install" >&2; \
+	  exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules/en $(DESTDIR)$(DATADIR)/proto \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 755 $(BUILD)/nerd $(DESTDIR)$(BINDIR)/nerd
+	$(INSTALL) -m 644 $(addprefix rules/en/,$(INSTALL_RULES)) $(DESTDIR)$(DATADIR)/rules/en/
+	$(INSTALL) -m 644 rules/README.md $(DESTDIR)$(DATADIR)/rules/README.md
+	$(INSTALL) -m 644 proto/nerd.proto $(DESTDIR)$(DATADIR)/proto/nerd.proto
+	$(INSTALL) -m 644 docs/nerd.1 $(DESTDIR)$(MANDIR)/man1/nerd.1
+	$(INSTALL) -m 644 README.md docs/rules.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 644 $(BUILD)/libnerd.a $(DESTDIR)$(LIBDIR)/libnerd.a
+	$(INSTALL) -m 644 include/nerd.h $(DESTDIR)$(INCLUDEDIR)/nerd.h
+	sed $(INSTALL_PC_SED) dist/nerd.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/nerd.pc
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' dist/nerd.service.in \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/nerd $(addprefix $(DESTDIR)$(DATADIR)/rules/en/,$(INSTALL_RULES)) \
+	    $(DESTDIR)$(DATADIR)/rules/README.md $(DESTDIR)$(DATADIR)/proto/nerd.proto \
+	    $(DESTDIR)$(MANDIR)/man1/nerd.1 $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/rules.md \
+	    $(DESTDIR)$(LIBDIR)/libnerd.a $(DESTDIR)$(INCLUDEDIR)/nerd.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/nerd.pc $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service
+	rmdir $(DESTDIR)$(DATADIR)/rules/en $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR)/proto \
+	    $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
 clean:
 	rm -rf build build-san build-fuzz
 

@@ -31,6 +31,7 @@
 #define DEFAULT_TIME_BUDGET_MS 2000u
 #define CLOCK_EVERY 32u              /* pattern calls between two looks at the clock */
 #define SHADOW_PADDING 64u           /* zero bytes after the shadow text (see run_stages) */
+#define EXTRACT_WINDOW 8192u         /* bytes one match attempt sees (see next_match) */
 
 void nerd_limits_default(nerd_limits_t *limits)
 {
@@ -150,15 +151,89 @@ static int contains(const char *hay, size_t n, const char *needle, size_t m)
     return 0;
 }
 
+/* next_match() gives up with this when the document's time is spent (no PCRE2 code is). */
+#define TIMEOUT_RC (PCRE2_ERROR_MATCHLIMIT - 1000)
+
+/* One PCRE2 call: rule's pattern (anchored or not) on the shadow text cut at end, from pos. */
+static int match_at(doc_t *d, const rule_t *rule, int anchored, size_t pos, size_t end)
+{
+    nerd_worker_t *w = d->worker;
+    const pcre2_code *code = anchored ? rule->anchored : rule->code;
+    int jit = anchored ? rule->anchored_jit : rule->jit;
+    /* a cut text has no end: $ must not match there */
+    uint32_t opts = end < d->len ? PCRE2_NOTEOL : 0;
+    w->pattern_calls++;
+    w->pattern_window_bytes += end - pos;
+    if (jit)
+        return pcre2_jit_match(code, (PCRE2_SPTR)d->shadow, end, pos, opts, w->match_data,
+                               w->match_context);
+    return pcre2_match(code, (PCRE2_SPTR)d->shadow, end, pos, opts | PCRE2_NO_UTF_CHECK,
+                       w->match_data, w->match_context);
+}
+
+/* pos moved back to the start of its UTF-8 character (offsets handed to PCRE2 must be). */
+static size_t char_start(const doc_t *d, size_t pos)
+{
+    while (pos > 0 && pos < d->len && ((unsigned char)d->shadow[pos] & 0xC0) == 0x80)
+        pos--;
+    return pos;
+}
+
+/*
+ * The next match of rule at or after pos, or PCRE2_ERROR_NOMATCH.  Every attempt sees at most
+ * EXTRACT_WINDOW bytes from where it starts (lookbehinds see the whole text before it), so no
+ * pattern can make an attempt scan the rest of a long text and the cost of a pattern stays
+ * linear in the text: a match (lookaheads included) longer than the window is not found.
+ */
+static int next_match(doc_t *d, const rule_t *rule, size_t pos)
+{
+    const unsigned char *shadow = (const unsigned char *)d->shadow;
+    if (rule->anchored) {
+        /* jump to the next byte a match can start with and try there only; the leftmost
+         * match found this way is the one an unanchored search would find */
+        for (;;) {
+            while (pos < d->len && !prefilter_has(rule->start_bytes, shadow[pos]))
+                pos++;
+            if (pos >= d->len)
+                return PCRE2_ERROR_NOMATCH;
+            size_t end = d->len - pos > EXTRACT_WINDOW ? char_start(d, pos + EXTRACT_WINDOW) : d->len;
+            int rc = match_at(d, rule, 1, pos, end);
+            if (rc != PCRE2_ERROR_NOMATCH)
+                return rc;
+            pos++;
+            if (++d->calls >= CLOCK_EVERY) {
+                d->calls = 0;
+                if (extract_check_time(d))
+                    return TIMEOUT_RC;
+            }
+        }
+    }
+    /* PCRE2 finds the start itself: search windows of two window sizes, keeping a match that
+     * starts in the first half (it had a whole window after its start) */
+    for (;;) {
+        if (d->len - pos <= 2 * (size_t)EXTRACT_WINDOW)
+            return match_at(d, rule, 0, pos, d->len);
+        size_t half = char_start(d, pos + EXTRACT_WINDOW);
+        int rc = match_at(d, rule, 0, pos, char_start(d, pos + 2 * (size_t)EXTRACT_WINDOW));
+        if (rc == PCRE2_ERROR_NOMATCH ||
+            (rc >= 0 && pcre2_get_ovector_pointer(d->worker->match_data)[0] >= half)) {
+            pos = half;
+            continue;
+        }
+        return rc;
+    }
+}
+
 #ifdef NERD_PROFILE
 #include <stdio.h>
-static uint64_t prof_ns[4096];
+static uint64_t prof_ns[4096], prof_calls[4096];
 static const char *prof_id[4096];
 static void prof_dump(void)
 {
     for (int i = 0; i < 4096; i++)
         if (prof_id[i])
-            fprintf(stderr, "%10.3f ms  %s\n", prof_ns[i] / 1e6, prof_id[i]);
+            fprintf(stderr, "%10.3f ms %9llu calls  %s\n", prof_ns[i] / 1e6,
+                    (unsigned long long)prof_calls[i], prof_id[i]);
 }
 static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx);
 int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
@@ -166,9 +241,10 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
     static int registered;
     if (!registered++)
         atexit(prof_dump);
-    uint64_t t = extract_now();
+    uint64_t t = extract_now(), calls = d->worker->pattern_calls;
     int rc = run_pattern(d, rule, found, ctx);
     prof_ns[rule->index & 4095] += extract_now() - t;
+    prof_calls[rule->index & 4095] += d->worker->pattern_calls - calls;
     prof_id[rule->index & 4095] = rule->id;
     return rc;
 }
@@ -177,9 +253,6 @@ static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, vo
 int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
 #endif
 {
-    nerd_worker_t *w = d->worker;
-    PCRE2_SPTR subject = (PCRE2_SPTR)d->shadow;
-    const unsigned char *shadow = (const unsigned char *)d->shadow;
     size_t pos = 0;
     if (rule->required_len && !contains(d->shadow, d->len, rule->required, rule->required_len))
         return 0; /* the text lacks something every match contains */
@@ -190,34 +263,14 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
             if (rc)
                 return rc;
         }
-        int rc;
-        if (rule->anchored) {
-            /* jump to the next byte a match can start with and try there only; the leftmost
-             * match found this way is the one an unanchored search would find */
-            while (pos < d->len && !prefilter_has(rule->start_bytes, shadow[pos]))
-                pos++;
-            if (pos >= d->len)
-                return 0;
-            rc = rule->anchored_jit
-                     ? pcre2_jit_match(rule->anchored, subject, d->len, pos, 0, w->match_data,
-                                       w->match_context)
-                     : pcre2_match(rule->anchored, subject, d->len, pos, PCRE2_NO_UTF_CHECK,
-                                   w->match_data, w->match_context);
-            if (rc == PCRE2_ERROR_NOMATCH) {
-                pos++;
-                continue;
-            }
-        } else {
-            rc = rule->jit ? pcre2_jit_match(rule->code, subject, d->len, pos, 0, w->match_data,
-                                             w->match_context)
-                           : pcre2_match(rule->code, subject, d->len, pos, PCRE2_NO_UTF_CHECK,
-                                         w->match_data, w->match_context);
-        }
+        int rc = next_match(d, rule, pos);
         if (rc == PCRE2_ERROR_NOMATCH)
             return 0;
+        if (rc == TIMEOUT_RC)
+            return NERD_ETIMEOUT;
         if (rc < 0)
             return map_pcre2_error(rc);
-        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->match_data);
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->worker->match_data);
         rc = found(d, rule, ov, ctx);
         if (rc)
             return rc;
@@ -446,6 +499,15 @@ static int by_start_end(const void *pa, const void *pb)
     return 0;
 }
 
+/* The index of a type name of the set (names are interned: compare pointers). */
+static int type_index(const nerd_rules_t *rules, const char *type)
+{
+    for (size_t t = 0; t < rules->type_count; t++)
+        if (rules->types[t] == type)
+            return (int)t;
+    return 0;
+}
+
 static int build_entities(doc_t *d)
 {
     nerd_worker_t *w = d->worker;
@@ -473,10 +535,41 @@ static int build_entities(doc_t *d)
             return NERD_ENOMEM;
     }
     qsort(out, n, sizeof(nerd_entity_t), by_start_end);
-    d->result->entities = out;
-    d->result->entity_count = n;
     d->final = out;
     d->final_count = n;
+    d->public_index = nerd_arena_alloc(w->arena, (n ? n : 1) * sizeof(int32_t));
+    if (d->public_index == NULL)
+        return NERD_ENOMEM;
+    int32_t pub = 0;
+    for (size_t k = 0; k < n; k++) {
+        int t = type_index(d->rules, out[k].type);
+        d->public_index[k] = (d->rules->internal_types >> t) & 1 ? -1 : pub++;
+    }
+    return 0;
+}
+
+/* The reported entities: the final ones without the internal types (after relations, which
+ * may still give a pronoun its canonical name). */
+static int publish_entities(doc_t *d)
+{
+    d->worker->all_entities = d->final;
+    d->worker->all_entity_count = d->final_count;
+    size_t n = 0;
+    for (size_t k = 0; k < d->final_count; k++)
+        n += d->public_index[k] >= 0;
+    if (n == d->final_count) {
+        d->result->entities = d->final;
+        d->result->entity_count = n;
+        return 0;
+    }
+    nerd_entity_t *out = nerd_arena_alloc(d->worker->arena, (n ? n : 1) * sizeof(nerd_entity_t));
+    if (out == NULL)
+        return NERD_ENOMEM;
+    for (size_t k = 0; k < d->final_count; k++)
+        if (d->public_index[k] >= 0)
+            out[d->public_index[k]] = d->final[k];
+    d->result->entities = out;
+    d->result->entity_count = n;
     return 0;
 }
 
@@ -500,6 +593,8 @@ static int prepare_worker(nerd_worker_t *w, const nerd_rules_t *rules, const ner
     w->entities.count = 0;
     w->relations.count = 0;
     memset(&w->result, 0, sizeof(w->result));
+    w->all_entities = NULL;
+    w->all_entity_count = 0;
     return 0;
 }
 
@@ -558,6 +653,8 @@ static int run_stages(doc_t *d)
     rc = extract_check_time(d);
     if (rc == 0)
         rc = relate_run(d);
+    if (rc == 0)
+        rc = publish_entities(d);
     t->relations += extract_now() - t5;
     return rc;
 }

@@ -47,7 +47,11 @@ struct nerd_worker {
     pcre2_match_context *match_context;
     pcre2_jit_stack *jit_stack;
     nerd_stage_times_t times;
+    uint64_t pattern_calls;            /* PCRE2 calls made, for tests and profiling */
+    uint64_t pattern_window_bytes;     /* sum of the text lengths those calls could examine */
     nerd_result_t result;
+    const nerd_entity_t *all_entities;   /* the last result's entities with internal types */
+    size_t all_entity_count;
     span_vec_t gazetteer_hits, candidates, entities, relations;
 };
 
@@ -66,8 +70,9 @@ typedef struct doc {
     uint32_t *rel_args;          /* relations: (start,end) per named group, per match */
     size_t rel_arg_count, rel_arg_cap;
     nerd_result_t *result;
-    nerd_entity_t *final;        /* result entities once built */
+    nerd_entity_t *final;        /* every entity once built, internal types included */
     size_t final_count;
+    int32_t *public_index;       /* final index -> index in result->entities, -1 if internal */
 } doc_t;
 
 /* Monotonic clock in nanoseconds. */

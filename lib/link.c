@@ -4,7 +4,8 @@
  * One walk over the tokens and the entities together, in text order:
  *   - a PERSON of two or more words registers its first and last word ("Lai" of
  *     "Lai Chun-chang"); a later one-word PERSON with that text, or a bare capitalised word
- *     outside any entity, gets (or becomes a PERSON with) the full name;
+ *     outside any entity, gets (or becomes a PERSON with) the full name; words of entities of
+ *     internal types (a surname from a list, ...) count as bare, and the mention replaces them;
  *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
  *     registers that acronym; it and every later use become the ORG's canonical name;
  *   - otherwise the canonical name stays unset, meaning the text with blanks made single
@@ -264,6 +265,32 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit)
     return best_j;
 }
 
+static int is_internal(const doc_t *d, const span_t *e)
+{
+    return (d->rules->internal_types >> e->type) & 1;
+}
+
+/* A mention found by linking replaces the internal entities (name parts, ...) it overlaps. */
+static void remove_internal(doc_t *d, uint32_t start, uint32_t end)
+{
+    span_vec_t *ents = &d->worker->entities;
+    size_t lo = 0, hi = ents->count;   /* sorted by start: the first starting at or after end */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ents->items[mid].start < end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k > 0; k--) {
+        span_t *e = &ents->items[k - 1];
+        if (e->end <= start && e->start + 256 < start)
+            break;   /* entities are short: nothing further back reaches the mention */
+        if (e->start < end && start < e->end && !e->linked && is_internal(d, e))
+            e->removed = 1;
+    }
+}
+
 int link_entities(doc_t *d)
 {
     nerd_worker_t *w = d->worker;
@@ -289,14 +316,17 @@ int link_entities(doc_t *d)
         while (k < n && ents->items[k].start <= t->start) {
             span_t *e = &ents->items[k++];
             link_entity(&lk, e);
-            if (!e->inner && e->end > covered)
+            if (!e->inner && e->end > covered && !is_internal(d, e))
                 covered = e->end;
         }
         if (t->start < covered)
             continue;
         if (lk.people.used == 0 && lk.acronyms.used == 0)
             continue;
-        uint32_t limit = k < n ? ents->items[k].start : (uint32_t)d->len;
+        size_t next = k;   /* a mention may cover words of internal entities, not others */
+        while (next < n && is_internal(d, &ents->items[next]))
+            next++;
+        uint32_t limit = next < n ? ents->items[next].start : (uint32_t)d->len;
         size_t last = link_bare(&lk, i, limit);
         if (last == SIZE_MAX - 1)
             return NERD_ENOMEM;
@@ -306,6 +336,7 @@ int link_entities(doc_t *d)
     for (; k < n; k++)
         link_entity(&lk, &ents->items[k]);
     for (size_t f = 0; f < lk.found->count; f++) {
+        remove_internal(d, lk.found->items[f].start, lk.found->items[f].end);
         extract_mask(d, &lk.found->items[f]);
         if (span_vec_push(ents, &lk.found->items[f]) != 0)
             return NERD_ENOMEM;

@@ -3,7 +3,8 @@
  * relation type, arguments linked to entities, pronouns and implicit speakers resolved.
  *
  * Every named group of a relation pattern is an argument; a group that covers exactly one
- * entity carries that entity's index and canonical name.  Pronouns (PRON entities used as
+ * entity carries that entity's canonical name and its index among the reported entities (-1
+ * when its type is internal).  Pronouns (PRON entities used as
  * arguments) take the name of the most recent speaker of an earlier relation, or else of the
  * most recent PERSON before them.  A rule with speaker=previous gets a speaker argument without
  * a span: the speaker of the previous relation of the same type.
@@ -336,6 +337,10 @@ int relate_run(doc_t *d)
                 pr.speaker_pos = speaker->start;
             }
         }
+        /* arguments point into the reported entities; an internal one keeps only its span */
+        for (size_t a = 0; a < na; a++)
+            if (args[a].entity >= 0)
+                args[a].entity = d->public_index[args[a].entity];
         nerd_relation_t *rel = &out[o++];
         rel->type = rules->relation_types[s->type];
         rel->args = args;

@@ -83,6 +83,7 @@ struct nerd_rules {
     const char *types[RULES_MAX_TYPES];     /* entity types, in order of first use */
     unsigned char type_byte[RULES_MAX_TYPES];
     size_t type_count;
+    uint32_t internal_types;     /* bit t: type t is internal (usable in rules, never reported) */
     const char **relation_types;
     size_t relation_type_count;
     size_t phase_count;

@@ -2,8 +2,8 @@
  * rules_parse.c - reads one *.rules file into the rule set being loaded (pass one).
  *
  * The file is cut into logical lines (trailing backslashes join lines; each byte keeps its
- * source line and column for error messages), and each line is one statement: define, phase,
- * gazetteer, list ... end, entity, relation or test:.  Patterns are only copied here; they are
+ * source line and column for error messages), and each line is one statement: define, internal,
+ * phase, gazetteer, list ... end, entity, relation or test:.  Patterns are only copied here; they are
  * expanded and compiled by pattern.c once every entity type of the set is known.  Every error is
  * reported and parsing goes on with the next statement, so a rule writer sees all problems.
  */
@@ -437,6 +437,34 @@ static void stmt_phase(const stmt_t *st, size_t i)
         return;
     L->phases[L->phase_count] = name;
     L->current_phase = L->phase_count++;
+}
+
+/* internal TYPE [TYPE...]: helper types that rules use but results never report.  The types are
+ * created here if no rule named them yet. */
+static void stmt_internal(const stmt_t *st, size_t i)
+{
+    loader_t *L = st->L;
+    const logical_line_t *ll = st->ll;
+    size_t count = 0;
+    for (i = skip_blank(ll, i); i < ll->len; i = skip_blank(ll, i)) {
+        size_t e = scan_name(ll, i);
+        if (e == i) {
+            stmt_error(st, i, "internal takes entity type names (letters, digits, _ . -), as in: "
+                       "internal FIRSTNAME SURNAME");
+            return;
+        }
+        int t = loader_type(L, ll->text + i, e - i, 1);
+        if (t < 0) {
+            stmt_error(st, i, "too many entity types (at most %d) at '%.*s'", RULES_MAX_TYPES,
+                       (int)(e - i), ll->text + i);
+            return;
+        }
+        L->set->internal_types |= UINT32_C(1) << t;
+        count++;
+        i = e;
+    }
+    if (count == 0)
+        stmt_error(st, i, "internal needs at least one entity type, as in: internal FIRSTNAME SURNAME");
 }
 
 /* Reads a type name at *i for statement keyword kw; returns its length, 0 after an error. */
@@ -920,6 +948,8 @@ static void statement(const stmt_t *st, reader_t *rd)
         stmt_define(st, e);
     else if (keyword_is(ll, s, e, "phase"))
         stmt_phase(st, e);
+    else if (keyword_is(ll, s, e, "internal"))
+        stmt_internal(st, e);
     else if (keyword_is(ll, s, e, "gazetteer"))
         stmt_gazetteer(st, e);
     else if (keyword_is(ll, s, e, "list"))
@@ -933,8 +963,8 @@ static void statement(const stmt_t *st, reader_t *rd)
     else if (keyword_is(ll, s, e, "end"))
         stmt_error(st, s, "'end' without a 'list' before it");
     else
-        stmt_error(st, s, "unknown keyword '%.*s' (a statement starts with define, phase, gazetteer, "
-                   "list, entity, relation or test:)", e > s ? (int)(e - s) : token_width(ll, s),
+        stmt_error(st, s, "unknown keyword '%.*s' (a statement starts with define, internal, phase, "
+                   "gazetteer, list, entity, relation or test:)", e > s ? (int)(e - s) : token_width(ll, s),
                    ll->text + s);
 }
 

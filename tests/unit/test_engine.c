@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "extract.h"
 #include "gazetteer.h"
 #include "nerd.h"
 #include "prefilter.h"
@@ -579,6 +580,52 @@ static void test_extract_linking(void **state)
     nerd_rules_unref(&r);
 }
 
+/* internal types: usable in rules and relations, never reported; their words still link. */
+static void test_extract_internal_types(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("internal");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    const char *text = "Damon Green met Okafor. Later Green left.";
+    assert_int_equal(extract(w, r, text, NULL, &res), 0);
+    for (size_t k = 0; k < res->entity_count; k++) {
+        assert_string_not_equal(res->entities[k].type, "GIVEN");
+        assert_string_not_equal(res->entities[k].type, "SURNAME");
+    }
+    const nerd_entity_t *full = find_entity(res, "PERSON", "Damon Green");
+    assert_non_null(full);
+    /* a word of a name-list unit is still a later short mention of the person */
+    const nerd_entity_t *later = find_entity(res, "PERSON", "Green");
+    assert_non_null(later);
+    assert_int_equal(later->start, 30);
+    assert_string_equal(later->canonical, "Damon Green");
+    assert_int_equal(res->entity_count, 2);
+    assert_int_equal(res->relation_count, 1);
+    const nerd_relation_t *rel = &res->relations[0];
+    assert_string_equal(rel->type, "meeting");
+    int seen = 0;
+    for (size_t a = 0; a < rel->arg_count; a++) {
+        const nerd_arg_t *arg = &rel->args[a];
+        if (strcmp(arg->role, "person") == 0) {
+            assert_int_equal(arg->entity, (int32_t)(full - res->entities));
+            seen++;
+        } else if (strcmp(arg->role, "other") == 0) {
+            /* an internal entity: span and canonical kept, no entity index */
+            assert_int_equal(arg->entity, -1);
+            assert_int_equal(arg->has_span, 1);
+            assert_string_equal(arg->text, "Okafor");
+            assert_string_equal(arg->canonical, "Okafor");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    /* inline tests see internal entities */
+    assert_int_equal(nerd_rules_run_tests(r, w, NULL, NULL), 0);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 static void test_extract_relations(void **state)
 {
     (void)state;
@@ -665,6 +712,71 @@ static void test_extract_catastrophic_pattern(void **state)
     /* the worker serves the next document as usual */
     assert_int_equal(extract(w, r, "aaa", NULL, &res), 0);
     assert_int_equal(res->entity_count, 1);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* A one-line text of n bytes: lower-case words, a capitalised one now and then; no digits,
+ * full stops or quotation marks, so that every attempt of the linear fixture fails. */
+static char *linear_text(size_t n)
+{
+    static const char *const words[] = {"alpha", "beta", "gamma", "delta", "kappa", "omega"};
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    size_t o = 0;
+    for (unsigned k = 0; o < n; k++) {
+        const char *w = k % 37 == 0 ? "Lambda" : words[(k * 7) % 6];
+        for (size_t i = 0; w[i] && o < n; i++)
+            t[o++] = w[i];
+        if (o < n)
+            t[o++] = ' ';
+    }
+    t[n] = '\0';
+    return t;
+}
+
+/* Pattern work per byte must not grow with the length of the text: measured in PCRE2 calls
+ * and in the bytes those calls may examine, so the figure does not depend on the machine. */
+static void test_extract_linear_in_text_length(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("linear");
+    nerd_worker_t *w = nerd_worker_new();
+    nerd_limits_t lim;
+    nerd_limits_default(&lim);
+    lim.max_bytes = 0;
+    lim.time_budget_ms = 0;
+    double calls_per_byte[2], window_per_byte[2];
+    static const size_t sizes[2] = {64u << 10, 1u << 20};
+    for (int s = 0; s < 2; s++) {
+        char *text = linear_text(sizes[s]);
+        const nerd_result_t *res;
+        w->pattern_calls = w->pattern_window_bytes = 0;
+        assert_int_equal(nerd_extract(w, r, text, sizes[s], &lim, &res), 0);
+        assert_int_equal(res->entity_count, 0);
+        calls_per_byte[s] = (double)w->pattern_calls / (double)sizes[s];
+        window_per_byte[s] = (double)w->pattern_window_bytes / (double)sizes[s];
+        free(text);
+    }
+    if (window_per_byte[1] > 1.5 * window_per_byte[0] || calls_per_byte[1] > 1.5 * calls_per_byte[0])
+        fprintf(stderr, "64 KiB: %.3f calls %.1f bytes per byte; 1 MiB: %.3f calls %.1f bytes\n",
+                calls_per_byte[0], window_per_byte[0], calls_per_byte[1], window_per_byte[1]);
+    assert_true(window_per_byte[1] <= 1.5 * window_per_byte[0]);
+    assert_true(calls_per_byte[1] <= 1.5 * calls_per_byte[0]);
+    /* matches are still found far into a long text, across the search windows */
+    char *text = linear_text(40000);
+    memcpy(text + 30000, " Lambda said ", 13);
+    memcpy(text + 35000, " 12/05/2019 ", 12);
+    const nerd_result_t *res;
+    assert_int_equal(nerd_extract(w, r, text, 40000, &lim, &res), 0);
+    /* (the name rule of the fixture is greedy: its match starts at the first capital the
+     * window of an attempt lets reach "said", up to EXTRACT_WINDOW bytes before) */
+    assert_true(res->entity_count >= 2);
+    assert_string_equal(res->entities[0].type, "PERSON");
+    assert_int_equal(res->entities[0].end, 30012);
+    assert_true(res->entities[0].start + 8192 >= 30012);
+    assert_non_null(find_entity(res, "DATE", "12/05/2019"));
+    free(text);
     nerd_worker_destroy(&w);
     nerd_rules_unref(&r);
 }
@@ -783,9 +895,11 @@ int main(void)
         cmocka_unit_test(test_extract_overlap_order),
         cmocka_unit_test(test_extract_nested_and_replacement),
         cmocka_unit_test(test_extract_linking),
+        cmocka_unit_test(test_extract_internal_types),
         cmocka_unit_test(test_extract_relations),
         cmocka_unit_test(test_extract_pronouns_and_speakers),
         cmocka_unit_test(test_extract_catastrophic_pattern),
+        cmocka_unit_test(test_extract_linear_in_text_length),
         cmocka_unit_test(test_extract_limits),
         cmocka_unit_test(test_extract_time_budget),
         cmocka_unit_test(test_extract_control_bytes_and_stats),

@@ -198,6 +198,8 @@ static void test_rules_error_messages(void **state)
     expect_error("end\n", 1, 1, "'end' without a 'list'");
     expect_error("gazetteer LOC nowhere.gaz\n", 1, 15, "cannot read the gazetteer file 'nowhere.gaz'");
     expect_error("gazetteer LOC\n", 1, 14, "missing file name");
+    expect_error("internal\n", 1, 9, "internal needs at least one entity type");
+    expect_error("internal A $B\n", 1, 12, "internal takes entity type names");
     expect_error("gazetteer LOC x.gaz frob=1\n", 1, 21, "unknown option 'frob=1'");
     expect_error("phase\n", 1, 6, "phase needs one name");
     expect_error("test \"x\" => LOC \"x\"\n", 1, 6, "missing ':' after 'test'");

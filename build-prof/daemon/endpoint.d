@@ -1,0 +1,2 @@
+build-prof/daemon/endpoint.o: daemon/endpoint.c daemon/endpoint.h
+daemon/endpoint.h:

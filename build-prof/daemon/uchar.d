@@ -1,0 +1,2 @@
+build-prof/daemon/uchar.o: daemon/uchar.c daemon/uchar.h
+daemon/uchar.h:

@@ -1,0 +1,2 @@
+build-prof/lib/errors.o: lib/errors.c include/nerd.h
+include/nerd.h:

@@ -1,0 +1,2 @@
+build-prof/lib/prefilter.o: lib/prefilter.c lib/prefilter.h
+lib/prefilter.h:
