@@ -3,7 +3,8 @@
  * evaluation JSON (../shared/eval/README.md), one line per document, in input order.
  *
  * One worker, one output buffer flushed in large writes, inputs read by docsrc with reused
- * buffers: after the first documents nothing is allocated but the engine's arena.
+ * buffers: after the first documents nothing is allocated but the engine's arena.  On a
+ * terminal, a long run shows its progress on stderr (progress.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,11 +15,13 @@
 #include "docsrc.h"
 #include "json.h"
 #include "nerd.h"
+#include "progress.h"
 
 #define EXTRACT_FLUSH_AT (256u * 1024u)
 
 static const char extract_usage[] =
-    "Usage: nerd extract [--jsonl] [--rules DIR] [--max-bytes N] [--time-budget MS] [FILE...]\n"
+    "Usage: nerd extract [--jsonl] [--rules DIR] [--max-bytes N] [--time-budget MS] [--quiet]\n"
+    "                    [FILE...]\n"
     "\n"
     "Finds entities and relations in each document and prints one JSON object a line, in input\n"
     "order: {\"id\",\"entities\":[...],\"relations\":[...]} (offsets are UTF-8 byte offsets).\n"
@@ -37,6 +40,9 @@ static const char extract_usage[] =
     "                     (default 4M; 0 = no limit)\n"
     "  -b, --time-budget MS\n"
     "                     time a document may take (default 2000; 0 = no budget)\n"
+    "  -q, --quiet        no progress line (shown on stderr only when it is a terminal:\n"
+    "                     documents, MB, MB/s, ETA)\n"
+    "      --no-progress  the same\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 all documents done, 1 some failed (or the rules did not load), 2 usage error.\n"
@@ -50,6 +56,7 @@ typedef struct extract_opts {
     int jsonl;
     const char *rules_dir;
     nerd_limits_t limits;
+    int quiet;          /* no progress line */
 } extract_opts_t;
 
 static int extract_parse(int argc, char **argv, extract_opts_t *opts)
@@ -59,13 +66,15 @@ static int extract_parse(int argc, char **argv, extract_opts_t *opts)
         { "rules", required_argument, NULL, 'r' },
         { "max-bytes", required_argument, NULL, 'm' },
         { "time-budget", required_argument, NULL, 'b' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "no-progress", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     nerd_limits_default(&opts->limits);
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":jr:m:b:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":jr:m:b:qh", longopts, NULL)) != -1) {
         uint64_t size;
         switch (opt) {
         case 'j':
@@ -87,6 +96,9 @@ static int extract_parse(int argc, char **argv, extract_opts_t *opts)
             opts->limits.time_budget_ms = (uint32_t)ms;
             break;
         }
+        case 'q':
+            opts->quiet = 1;
+            break;
         case 'h':
             fputs(extract_usage, stdout);
             return -1;
@@ -97,8 +109,9 @@ static int extract_parse(int argc, char **argv, extract_opts_t *opts)
     return 0;
 }
 
-static int extract_flush(buf_t *out)
+static int extract_flush(buf_t *out, progress_t *progress)
 {
+    progress_clear(progress);     /* stdout may be the same terminal */
     if (out->len > 0 && fwrite(out->data, 1, out->len, stdout) != out->len)
         return -1;
     buf_clear(out);
@@ -148,6 +161,8 @@ int extract_main(int argc, char **argv)
     nerd_worker_t *worker = nerd_worker_new();
     docsrc_t *src = docsrc_new(argv + optind, (size_t)(argc - optind), opts.jsonl);
     buf_t out = BUF_INIT;
+    progress_t *progress = progress_new("extract", argv + optind, (size_t)(argc - optind),
+                                        opts.jsonl, !opts.quiet);
     int status = CLI_OK;
     int write_failed = 0;
     if (worker == NULL || src == NULL) {
@@ -158,16 +173,18 @@ int extract_main(int argc, char **argv)
         while (docsrc_next(src, &doc) != 0) {
             if (extract_one(worker, rules, &opts.limits, &doc, &out) != 0)
                 status = CLI_FAILED;
-            if (out.len >= EXTRACT_FLUSH_AT && extract_flush(&out) != 0) {
+            progress_update(progress, doc.text_len);
+            if (out.len >= EXTRACT_FLUSH_AT && extract_flush(&out, progress) != 0) {
                 write_failed = 1;
                 break;
             }
         }
     }
-    if (write_failed || extract_flush(&out) != 0 || fflush(stdout) != 0) {
+    if (write_failed || extract_flush(&out, progress) != 0 || fflush(stdout) != 0) {
         perror("nerd extract: cannot write the output");
         status = CLI_FAILED;
     }
+    progress_finish(&progress);
     buf_free(&out);
     docsrc_destroy(&src);
     nerd_worker_destroy(&worker);

@@ -2,7 +2,8 @@
  * main.c - the nerd command: a thin shell that picks the subcommand.
  *
  * Each subcommand lives in its own file (serve.c, extract_cmd.c, push_cmd.c, tail_cmd.c,
- * rules_cmd.c) and parses its own options; this file only dispatches and prints the overview.
+ * rules_cmd.c, and the operator tools of tools.h: stats_cmd.c, proxy_cmd.c, keygen_cmd.c) and
+ * parses its own options; this file only dispatches and prints the overview.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "nerd.h"
+#include "tools.h"
 
 static const char main_usage[] =
     "Usage: nerd COMMAND [OPTIONS] [ARGS]\n"
@@ -24,6 +26,9 @@ static const char main_usage[] =
     "  tail               subscribe to a daemon's results and print them as JSON Lines\n"
     "  rules check DIR    load and compile a rule set, report every error\n"
     "  rules test DIR     run the examples (test: lines) of a rule set\n"
+    "  stats              ask a running daemon for its counters (control socket)\n"
+    "  proxy              ZeroMQ streamer/forwarder to put several daemons behind one stream\n"
+    "  keygen FILE        write a CURVE key pair (FILE, FILE_secret) for --curve-secret/allow\n"
     "\n"
     "Options:\n"
     "  -h, --help         show this help; `nerd COMMAND --help` explains a command\n"
@@ -48,6 +53,9 @@ static const main_command_t main_commands[] = {
     { "push", push_main },
     { "tail", tail_main },
     { "rules", rules_main },
+    { "proxy", proxy_main },
+    { "keygen", keygen_main },
+    { "stats", stats_main },
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,8 @@
  * for a daemon that is not there, so a wrong endpoint ends in an error after --timeout rather
  * than a hang.  At exit the socket lingers until every frame is handed to the network (or
  * --timeout runs out), so `nerd push FILE && ...` does not lose the tail of a batch.
+ *
+ * On a terminal, a long batch shows its progress on stderr (progress.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,12 +19,13 @@
 #include "codec.h"
 #include "docsrc.h"
 #include "endpoint.h"
+#include "progress.h"
 
 #define PUSH_DEFAULT_TO "tcp://127.0.0.1:5555"
 #define PUSH_DEFAULT_TIMEOUT_MS 30000
 
 static const char push_usage[] =
-    "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [FILE...]\n"
+    "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [--quiet] [FILE...]\n"
     "\n"
     "Sends each document to a nerd daemon as a nerd.v1.Document (one ZeroMQ frame); the results\n"
     "come out of the daemon's PUB socket (see `nerd tail`).\n"
@@ -39,6 +42,9 @@ static const char push_usage[] =
     "                       wait at most that long for delivery at exit (default 30000;\n"
     "                       0 = wait as long as it takes)\n"
     "  -v, --verbose        say how many documents were sent\n"
+    "  -q, --quiet          no progress line (shown on stderr only when it is a terminal:\n"
+    "                       documents, MB, MB/s, ETA)\n"
+    "      --no-progress    the same\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 all sent, 1 an input could not be read or a send failed, 2 usage error.\n"
@@ -52,6 +58,7 @@ typedef struct push_opts {
     int jsonl;
     int timeout_ms;     /* -1 = forever (--timeout 0) */
     int verbose;
+    int quiet;          /* no progress line */
 } push_opts_t;
 
 static int push_parse(int argc, char **argv, push_opts_t *opts)
@@ -61,6 +68,8 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
         { "jsonl", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 'T' },
         { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "no-progress", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -68,7 +77,7 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
     opts->timeout_ms = PUSH_DEFAULT_TIMEOUT_MS;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":t:jT:vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:jT:vqh", longopts, NULL)) != -1) {
         long value;
         switch (opt) {
         case 't':
@@ -85,6 +94,9 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
             break;
         case 'v':
             opts->verbose = 1;
+            break;
+        case 'q':
+            opts->quiet = 1;
             break;
         case 'h':
             fputs(push_usage, stdout);
@@ -114,7 +126,7 @@ static int push_send(void *socket, const docsrc_doc_t *doc)
 }
 
 /* Sends every document of src; returns the exit status. */
-static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts)
+static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts, progress_t *progress)
 {
     int status = CLI_OK;
     size_t sent = 0;
@@ -122,6 +134,7 @@ static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts)
     int rc;
     while ((rc = docsrc_next(src, &doc)) != 0) {
         if (rc < 0) {
+            progress_clear(progress);
             fprintf(stderr, "nerd push: %s\n", doc.error);
             status = CLI_FAILED;
             continue;
@@ -130,11 +143,15 @@ static int push_all(void *socket, docsrc_t *src, const push_opts_t *opts)
             const char *why = errno == EAGAIN
                                   ? "no daemon took it within --timeout (is one running there?)"
                                   : zmq_strerror(errno);
+            progress_clear(progress);
             fprintf(stderr, "nerd push: cannot send %s: %s\n", doc.id, why);
-            return CLI_FAILED;
+            status = CLI_FAILED;
+            break;
         }
         sent++;
+        progress_update(progress, doc.text_len);
     }
+    progress_finish(&progress);
     if (opts->verbose)
         fprintf(stderr, "nerd push: sent %zu documents to %s\n", sent, opts->to);
     return status;
@@ -166,7 +183,9 @@ int push_main(int argc, char **argv)
         if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd push: %s\n", err);
         else
-            status = push_all(socket, src, &opts);
+            status = push_all(socket, src, &opts,
+                              progress_new("push", argv + optind, (size_t)(argc - optind),
+                                           opts.jsonl, !opts.quiet));
     }
     if (socket != NULL)
         zmq_close(socket);

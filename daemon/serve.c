@@ -14,6 +14,20 @@
  * Memory: ZMQ_MAXMSGSIZE on the input sockets is 2 x --max-bytes + 64 KiB: a Document slightly
  * over the limit still gets its "too_big" error Result, while a frame far over it makes ZeroMQ drop
  * the connection before the frame is ever held in memory.
+ *
+ * Delivery: the output is an XPUB socket, always with ZMQ_XPUB_NODROP set, so that ZeroMQ says
+ * (EAGAIN) when a subscriber's queue is full instead of dropping silently.  With --no-drop the
+ * Result is then kept ("pending") and the loop stops reading input and worker answers until the
+ * subscriber has made room: back-pressure through the in-flight bound to the input socket and its
+ * clients.  Without --no-drop the Result is dropped and counted (for every subscriber: a send
+ * with NODROP off would reach the others, but ZeroMQ would then skip the full subscriber
+ * silently until it caught up, and those losses could not be counted).  An optional PUSH
+ * output (--out-push) gets every Result too and always pushes back when no consumer has room.
+ * Every Result ends up in exactly one of published, replied, dropped (see serve_stats_t).
+ *
+ * Control: a ROUTER (--control, and always inproc for the HTTP thread) answers "stats" with the
+ * counters as JSON, "metrics" with Prometheus text and "ping" with "pong"; it is polled by the
+ * same loop, so an answer also proves the loop runs (GET /healthz).
  */
 #include "serve.h"
 
@@ -29,8 +43,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
+#include "json.h"
 #include "log.h"
 
 static const char serve_usage[] =
@@ -47,8 +64,37 @@ static const char serve_usage[] =
     "                         error.too_big, ...)\n"
     "  -r, --reply ENDPOINT   also a ROUTER socket answering each Document (from REQ or DEALER\n"
     "                         clients) with its Result on the same socket (default: none)\n"
+    "      --out-push ENDPOINT  also a PUSH socket for Results ([topic][Result]); it blocks\n"
+    "                         (and so stops the input) while no consumer has room\n"
+    "      --control ENDPOINT ROUTER answering \"stats\" with the counters as JSON (`nerd\n"
+    "                         stats`; default @tcp://127.0.0.1:5558, \"none\" = off)\n"
+    "      --metrics HOST:PORT  HTTP endpoint: GET /metrics (Prometheus), /healthz, /readyz\n"
+    "                         (default: none)\n"
+    "\n";
+
+/* In two parts: ISO C promises string literals up to 4095 bytes only. */
+static const char serve_usage_more[] =
+    "Delivery:\n"
+    "      --no-drop          never drop a Result: a subscriber whose queue is full (ZeroMQ's\n"
+    "                         high-water mark) makes the daemon wait and stop reading input\n"
+    "                         until it catches up (back-pressure to the pushers).  Without it\n"
+    "                         a full subscriber misses Results; they are counted as dropped\n"
+    "      --heartbeat-ms N   ZMQ heartbeats on every connection, a dead peer is noticed after\n"
+    "                         3N ms (default 5000; 0 = off)\n"
+    "\n"
+    "Security:\n"
+    "      --curve-secret FILE  make every endpoint a CurveZMQ server with this key pair (the\n"
+    "                         FILE_secret written by `nerd keygen FILE`)\n"
+    "      --curve-allow DIR  admit only clients whose public key is in a key file in DIR;\n"
+    "                         refused clients are logged\n"
+    "      --user NAME        when started as root: switch to NAME after binding and loading\n"
+    "                         the rules (the rules must be readable by NAME for SIGHUP)\n"
+    "      --allow-root       run as root without --user (also NERD_ALLOW_ROOT=1)\n"
     "\n"
     "Options:\n"
+    "      --config FILE      read options from FILE: \"key = value\" lines, keys are the long\n"
+    "                         options without \"--\" (\"no-drop\" alone for a flag), # comments;\n"
+    "                         options on the command line win\n"
     "  -R, --rules DIR        rule set (default: $NERD_RULES, else ../rules/en next to the\n"
     "                         executable, else " NERD_DATADIR "/rules/en); SIGHUP reloads it\n"
     "  -t, --threads N        worker threads (default: the number of online cores)\n"
@@ -57,23 +103,48 @@ static const char serve_usage[] =
     "                         over 2N+64k are refused by ZeroMQ (the sender is disconnected)\n"
     "  -b, --time-budget MS   wall-clock time a document may take before it gets an\n"
     "                         error.timeout Result (default 2000; 0 = no budget)\n"
+    "      --max-entities N   most entities per document, more gets an error.entities\n"
+    "                         Result (default 100000; 0 = no limit)\n"
     "  -q, --quiet            log warnings and errors only\n"
     "  -v, --verbose          log debug messages too\n"
     "  -h, --help             show this help\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop taking input, publish every Result in flight, exit 0 (a second\n"
-    "one exits at once, status 1 if documents were lost); SIGHUP reloads the rules (a set that fails to load is logged and the old\n"
-    "one keeps serving).  With --threads 1 results come out in input order; with more threads\n"
+    "one exits at once, status 1 if documents were lost); SIGHUP reloads the rules (a set that\n"
+    "fails to load is logged and the old one keeps serving).  With $NOTIFY_SOCKET set (systemd\n"
+    "Type=notify) READY=1, RELOADING=1 and STOPPING=1 are sent.  With --threads 1 results come out in input order; with more threads\n"
     "documents may overtake each other.\n"
     "\n"
     "Examples:\n"
     "  nerd serve\n"
     "  nerd serve --threads 4 --reply @tcp://127.0.0.1:5557\n"
-    "  nerd serve --in '>tcp://hub:6000' --out '>tcp://hub:6001'   # behind a proxy pair\n";
+    "  nerd serve --in '>tcp://hub:6000' --out '>tcp://hub:6001'   # behind a proxy pair\n"
+    "  nerd serve --no-drop --metrics 127.0.0.1:9100\n"
+    "  nerd serve --config /etc/nerd/nerd.conf --verbose\n";
 
 /* Stopping goes through these phases (see serve_drain). */
 enum { SERVE_DRAIN_QUIET, SERVE_DRAIN_DETACHED, SERVE_DRAIN_DONE };
 #define SERVE_QUIET_MS 150
+#define SERVE_BLOCK_MS 20             /* one wait for a full output before looking around */
+#define SERVE_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+#define SERVE_DEFAULT_HEARTBEAT_MS 5000
+#define SERVE_CONTROL_FRAMES 8        /* routing frames + request kept; more are dropped */
+
+/* Long options without a short form. */
+enum {
+    SERVE_OPT_NO_DROP = 256, SERVE_OPT_OUT_PUSH, SERVE_OPT_HEARTBEAT, SERVE_OPT_CONTROL,
+    SERVE_OPT_METRICS, SERVE_OPT_CURVE_SECRET, SERVE_OPT_CURVE_ALLOW, SERVE_OPT_USER,
+    SERVE_OPT_ALLOW_ROOT, SERVE_OPT_MAX_ENTITIES
+};
+
+/* A Result read from the workers that an output has not taken yet (--no-drop / --out-push). */
+typedef struct serve_pending {
+    int active;
+    serve_job_t job;
+    zmq_msg_t topic, result;
+    int pub_done, push_done;    /* each output that took it */
+    int dropped;                /* the PUB dropped it for a full subscriber */
+} serve_pending_t;
 
 typedef struct serve {
     serve_opts_t opts;
@@ -82,11 +153,21 @@ typedef struct serve {
     const char *rules_dir;
     void *ctx;
     void *in, *out, *reply;          /* external sockets (reply may be NULL) */
+    void *push;                      /* --out-push, or NULL */
+    void *control;                   /* --control, or NULL */
+    void *control_inproc;            /* SERVE_CONTROL_INPROC, for the HTTP thread */
     void *work, *done;               /* inproc: jobs out, answers in */
-    endpoint_list_t in_eps, out_eps, reply_eps;
+    endpoint_list_t in_eps, out_eps, reply_eps, push_eps, control_eps;
     serve_worker_t *workers;
     int worker_count;
     atomic_int stop;
+    atomic_int ready;                /* bound, loaded, not stopping: GET /readyz */
+    atomic_uint_fast64_t started_jobs;   /* jobs the workers have taken */
+    uint64_t dispatched;             /* jobs handed to the workers */
+    serve_pending_t pending;
+    serve_http_t *http;
+    serve_zap_t *zap;
+    uint64_t started_ms;
     size_t in_flight, max_in_flight;
     int stopping;                    /* a SIGTERM/SIGINT came: drain and finish */
     int drain_phase;                 /* SERVE_DRAIN_*, while stopping */
@@ -109,13 +190,6 @@ static void serve_on_signal(int sig)
     errno = saved;
 }
 
-static uint64_t serve_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int serve_more(void *socket)
 {
     int more = 0;
@@ -125,6 +199,66 @@ static int serve_more(void *socket)
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
+
+static int serve_parse_option(int opt, char **argv, serve_opts_t *opts)
+{
+    long value;
+    uint64_t size;
+    switch (opt) {
+    case 'i': opts->in = optarg; break;
+    case 'o': opts->out = optarg; break;
+    case 'r': opts->reply = optarg; break;
+    case 'R': opts->rules_dir = optarg; break;
+    case 't':
+        if (cli_parse_long(optarg, 1, 256, &value) != 0)
+            return cli_usage_error("serve", "--threads: '%s' is not a number from 1 to 256",
+                                   optarg);
+        opts->threads = (int)value;
+        break;
+    case 'm':
+        /* Bounded so that 2N + 64 KiB still fits ZMQ_MAXMSGSIZE's int64. */
+        if (cli_parse_size(optarg, (uint64_t)1 << 40, &size) != 0)
+            return cli_usage_error("serve", "--max-bytes: '%s' is not a size (e.g. 4M)", optarg);
+        opts->max_bytes = (size_t)size;
+        break;
+    case 'b':
+        if (cli_parse_long(optarg, 0, 86400000L, &opts->time_budget_ms) != 0)
+            return cli_usage_error("serve", "--time-budget: '%s' is not a number of "
+                                   "milliseconds", optarg);
+        break;
+    case SERVE_OPT_MAX_ENTITIES:
+        if (cli_parse_long(optarg, 0, 100000000L, &opts->max_entities) != 0)
+            return cli_usage_error("serve", "--max-entities: '%s' is not a number from 0 to "
+                                   "100000000", optarg);
+        break;
+    case SERVE_OPT_HEARTBEAT:
+        /* ZMQ_HEARTBEAT_TTL (3N) is limited to 6553599 ms. */
+        if (cli_parse_long(optarg, 0, 2000000L, &opts->heartbeat_ms) != 0)
+            return cli_usage_error("serve", "--heartbeat-ms: '%s' is not a number of "
+                                   "milliseconds from 0 to 2000000", optarg);
+        break;
+    case SERVE_OPT_NO_DROP: opts->no_drop = 1; break;
+    case SERVE_OPT_OUT_PUSH: opts->out_push = optarg; break;
+    case SERVE_OPT_CONTROL:
+        opts->control = strcmp(optarg, "none") == 0 || optarg[0] == '\0' ? NULL : optarg;
+        opts->control_given = 1;
+        break;
+    case SERVE_OPT_METRICS: opts->metrics = optarg; break;
+    case SERVE_OPT_CURVE_SECRET: opts->curve_secret = optarg; break;
+    case SERVE_OPT_CURVE_ALLOW: opts->curve_allow = optarg; break;
+    case SERVE_OPT_USER: opts->user = optarg; break;
+    case SERVE_OPT_ALLOW_ROOT: opts->allow_root = 1; break;
+    case 'q': log_set_level(LOG_LEVEL_WARN); break;
+    case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
+    case 'h':
+        fputs(serve_usage, stdout);
+        fputs(serve_usage_more, stdout);
+        return -1;
+    default:
+        return cli_bad_option("serve", argv, opt);
+    }
+    return 0;
+}
 
 static int serve_parse(int argc, char **argv, serve_opts_t *opts)
 {
@@ -136,6 +270,16 @@ static int serve_parse(int argc, char **argv, serve_opts_t *opts)
         { "threads", required_argument, NULL, 't' },
         { "max-bytes", required_argument, NULL, 'm' },
         { "time-budget", required_argument, NULL, 'b' },
+        { "max-entities", required_argument, NULL, SERVE_OPT_MAX_ENTITIES },
+        { "no-drop", no_argument, NULL, SERVE_OPT_NO_DROP },
+        { "out-push", required_argument, NULL, SERVE_OPT_OUT_PUSH },
+        { "heartbeat-ms", required_argument, NULL, SERVE_OPT_HEARTBEAT },
+        { "control", required_argument, NULL, SERVE_OPT_CONTROL },
+        { "metrics", required_argument, NULL, SERVE_OPT_METRICS },
+        { "curve-secret", required_argument, NULL, SERVE_OPT_CURVE_SECRET },
+        { "curve-allow", required_argument, NULL, SERVE_OPT_CURVE_ALLOW },
+        { "user", required_argument, NULL, SERVE_OPT_USER },
+        { "allow-root", no_argument, NULL, SERVE_OPT_ALLOW_ROOT },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -147,46 +291,36 @@ static int serve_parse(int argc, char **argv, serve_opts_t *opts)
     opts->threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
     opts->max_bytes = SERVE_DEFAULT_MAX_BYTES;
     opts->time_budget_ms = -1;
+    opts->max_entities = -1;
+    opts->heartbeat_ms = SERVE_DEFAULT_HEARTBEAT_MS;
+    opts->control = SERVE_DEFAULT_CONTROL;
     opterr = 0;
+    optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, ":i:o:r:R:t:m:b:qvh", longopts, NULL)) != -1) {
-        long value;
-        uint64_t size;
-        switch (opt) {
-        case 'i': opts->in = optarg; break;
-        case 'o': opts->out = optarg; break;
-        case 'r': opts->reply = optarg; break;
-        case 'R': opts->rules_dir = optarg; break;
-        case 't':
-            if (cli_parse_long(optarg, 1, 256, &value) != 0)
-                return cli_usage_error("serve", "--threads: '%s' is not a number from 1 to 256",
-                                       optarg);
-            opts->threads = (int)value;
-            break;
-        case 'm':
-            /* Bounded so that 2N + 64 KiB still fits ZMQ_MAXMSGSIZE's int64. */
-            if (cli_parse_size(optarg, (uint64_t)1 << 40, &size) != 0)
-                return cli_usage_error("serve", "--max-bytes: '%s' is not a size (e.g. 4M)",
-                                       optarg);
-            opts->max_bytes = (size_t)size;
-            break;
-        case 'b':
-            if (cli_parse_long(optarg, 0, 86400000L, &opts->time_budget_ms) != 0)
-                return cli_usage_error("serve", "--time-budget: '%s' is not a number of "
-                                       "milliseconds", optarg);
-            break;
-        case 'q': log_set_level(LOG_LEVEL_WARN); break;
-        case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
-        case 'h':
-            fputs(serve_usage, stdout);
-            return -1;
-        default:
-            return cli_bad_option("serve", argv, opt);
-        }
+        int rc = serve_parse_option(opt, argv, opts);
+        if (rc != 0)
+            return rc;
     }
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (opts->curve_allow != NULL && opts->curve_secret == NULL)
+        return cli_usage_error("serve", "--curve-allow needs --curve-secret");
     return 0;
+}
+
+/* The FILE of "--config FILE" / "--config=FILE" (before a "--"), or NULL. */
+static const char *serve_config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return NULL;
+        if (strcmp(argv[i], "--config") == 0)
+            return i + 1 < argc ? argv[i + 1] : "";
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
 }
 
 /* ---- set-up ------------------------------------------------------------------------------- */
@@ -230,6 +364,40 @@ static void *serve_socket(serve_t *s, int type, const char *what)
     return socket;
 }
 
+/* What every external socket gets before it binds or connects: linger, heartbeats, CURVE. */
+static int serve_external_options(serve_t *s, void *socket, int type, const char *what)
+{
+    int linger = SERVE_LINGER_MS;
+    zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
+    if (type == ZMQ_PULL || type == ZMQ_ROUTER) {
+        int64_t max = s->opts.max_bytes > 0 ? (int64_t)s->opts.max_bytes * 2 + 65536 : -1;
+        zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    }
+    if (type == ZMQ_XPUB) {
+        /* Always: a full subscriber must be seen (EAGAIN), never silently skipped. */
+        int one = 1;
+        zmq_setsockopt(socket, ZMQ_XPUB_NODROP, &one, sizeof one);
+    }
+    if (type == ZMQ_XPUB || type == ZMQ_PUSH) {
+        int block = SERVE_BLOCK_MS;
+        zmq_setsockopt(socket, ZMQ_SNDTIMEO, &block, sizeof block);
+    }
+    if (s->opts.heartbeat_ms > 0) {
+        int ivl = (int)s->opts.heartbeat_ms, timeout = 3 * ivl, ttl = 3 * ivl;
+        if (zmq_setsockopt(socket, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0 ||
+            zmq_setsockopt(socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) != 0 ||
+            zmq_setsockopt(socket, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) != 0) {
+            log_error("--%s: cannot set the heartbeat: %s", what, zmq_strerror(errno));
+            return -1;
+        }
+    }
+    if (s->zap != NULL && serve_zap_secure(s->zap, socket) != 0) {
+        log_error("--%s: cannot make it a CURVE server: %s", what, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Creates and binds/connects an external socket; 0 or -1 (logged). */
 static int serve_external(serve_t *s, void **socket, int type, const char *what,
                           const char *spec, endpoint_list_t *eps)
@@ -240,17 +408,44 @@ static int serve_external(serve_t *s, void **socket, int type, const char *what,
         return -1;
     }
     *socket = serve_socket(s, type, what);
-    if (*socket == NULL)
+    if (*socket == NULL || serve_external_options(s, *socket, type, what) != 0)
         return -1;
-    int linger = SERVE_LINGER_MS;
-    zmq_setsockopt(*socket, ZMQ_LINGER, &linger, sizeof linger);
-    if (type != ZMQ_PUB) {
-        int64_t max = s->opts.max_bytes > 0 ? (int64_t)s->opts.max_bytes * 2 + 65536 : -1;
-        zmq_setsockopt(*socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    }
     if (endpoint_attach(*socket, eps, err, sizeof err) != 0) {
         log_error("--%s: %s", what, err);
         return -1;
+    }
+    return 0;
+}
+
+/* The control sockets: always inproc (for the HTTP thread), and --control unless "none".  The
+ * default endpoint may be taken (several daemons on one machine): that only costs a warning. */
+static int serve_open_control(serve_t *s)
+{
+    s->control_inproc = serve_socket(s, ZMQ_ROUTER, "control");
+    if (s->control_inproc == NULL)
+        return -1;
+    int zero = 0;
+    zmq_setsockopt(s->control_inproc, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_bind(s->control_inproc, SERVE_CONTROL_INPROC) != 0) {
+        log_error("cannot bind %s: %s", SERVE_CONTROL_INPROC, zmq_strerror(errno));
+        return -1;
+    }
+    if (s->opts.control == NULL)
+        return 0;
+    if (s->opts.control_given)
+        return serve_external(s, &s->control, ZMQ_ROUTER, "control", s->opts.control,
+                              &s->control_eps);
+    char err[512];
+    if (endpoint_parse(s->opts.control, 1, &s->control_eps, err, sizeof err) != 0)
+        return -1;
+    s->control = serve_socket(s, ZMQ_ROUTER, "control");
+    if (s->control == NULL || serve_external_options(s, s->control, ZMQ_ROUTER, "control") != 0)
+        return -1;
+    if (endpoint_attach(s->control, &s->control_eps, err, sizeof err) != 0) {
+        log_warn("no control socket (--control): %s; `nerd stats` cannot reach this daemon", err);
+        zmq_setsockopt(s->control, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s->control);
+        s->control = NULL;
     }
     return 0;
 }
@@ -272,12 +467,15 @@ static int serve_open_sockets(serve_t *s)
         return -1;
     }
     if (serve_external(s, &s->in, ZMQ_PULL, "in", s->opts.in, &s->in_eps) != 0 ||
-        serve_external(s, &s->out, ZMQ_PUB, "out", s->opts.out, &s->out_eps) != 0)
+        serve_external(s, &s->out, ZMQ_XPUB, "out", s->opts.out, &s->out_eps) != 0)
         return -1;
     if (s->opts.reply != NULL &&
         serve_external(s, &s->reply, ZMQ_ROUTER, "reply", s->opts.reply, &s->reply_eps) != 0)
         return -1;
-    return 0;
+    if (s->opts.out_push != NULL &&
+        serve_external(s, &s->push, ZMQ_PUSH, "out-push", s->opts.out_push, &s->push_eps) != 0)
+        return -1;
+    return serve_open_control(s);
 }
 
 static int serve_start_workers(serve_t *s)
@@ -293,10 +491,13 @@ static int serve_start_workers(serve_t *s)
         w->index = i;
         w->rules = &s->rules;
         w->stop = &s->stop;
+        w->started_jobs = &s->started_jobs;
         nerd_limits_default(&w->limits);
         w->limits.max_bytes = s->opts.max_bytes;
         if (s->opts.time_budget_ms >= 0)
             w->limits.time_budget_ms = (uint32_t)s->opts.time_budget_ms;
+        if (s->opts.max_entities >= 0)
+            w->limits.max_entities = (size_t)s->opts.max_entities;
         w->engine = nerd_worker_new();
         w->arena = nerd_arena_new(256 * 1024);
         w->work = serve_socket(s, ZMQ_PULL, "worker");
@@ -338,7 +539,45 @@ static void serve_rules_name(const char *dir, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(len - start), dir + start);
 }
 
-/* ---- the loop ----------------------------------------------------------------------------- */
+/* Loads the rule set (logging every error); records its version and load time. */
+static nerd_rules_t *serve_load_rules(serve_t *s)
+{
+    char *errors = NULL;
+    uint64_t start = serve_now_us();
+    nerd_rules_t *rules = nerd_rules_load(s->rules_dir, &errors);
+    double ms = (double)(serve_now_us() - start) / 1000.0;
+    if (rules == NULL) {
+        for (char *line = errors != NULL ? strtok(errors, "\n") : NULL; line != NULL;
+             line = strtok(NULL, "\n"))
+            log_error("  %s", line);
+    } else {
+        s->stats.rule_set_load_ms = ms;
+        s->stats.rule_set_loaded_at = (int64_t)time(NULL);
+        snprintf(s->stats.rule_set_version, sizeof s->stats.rule_set_version, "%s",
+                 nerd_rules_version(rules));
+    }
+    free(errors);
+    return rules;
+}
+
+/* ---- the loop: input ---------------------------------------------------------------------- */
+
+/* Hands a job ([job][frames...]) to the workers and counts it. */
+static void serve_dispatch(serve_t *s, serve_job_t *job, zmq_msg_t *frames, size_t count)
+{
+    job->received_us = serve_now_us();
+    s->stats.received++;
+    if (zmq_send(s->work, job, sizeof *job, ZMQ_SNDMORE) < 0) {
+        /* Cannot happen with an unlimited inproc queue. */
+        log_ratelimited(LOG_LEVEL_ERROR, "dispatch", "cannot hand a document to the workers: %s",
+                        zmq_strerror(errno));
+    }
+    for (size_t i = 0; i < count; i++)
+        if (zmq_msg_send(&frames[i], s->work, i + 1 < count ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&frames[i]);
+    s->dispatched++;
+    s->in_flight++;
+}
 
 /* Takes one Document from the input socket and hands it to a worker.  1, or 0 when none. */
 static int serve_take_input(serve_t *s)
@@ -349,7 +588,7 @@ static int serve_take_input(serve_t *s)
         zmq_msg_close(&msg);
         return 0;
     }
-    serve_job_t job = { SERVE_JOB_PULL, 0, 1, 0 };
+    serve_job_t job = { SERVE_JOB_PULL, 0, 1, 0, 0 };
     /* A Document is one frame; the worker answers extra frames with a decode error. */
     while (serve_more(s->in)) {
         zmq_msg_t extra;
@@ -358,16 +597,7 @@ static int serve_take_input(serve_t *s)
         zmq_msg_close(&extra);
         job.frames++;
     }
-    s->stats.received++;
-    if (zmq_send(s->work, &job, sizeof job, ZMQ_SNDMORE) < 0 ||
-        zmq_msg_send(&msg, s->work, 0) < 0) {
-        /* Cannot happen with an unlimited inproc queue; never count a job that is not there. */
-        log_ratelimited(LOG_LEVEL_ERROR, "dispatch", "cannot hand a document to the workers: %s",
-                        zmq_strerror(errno));
-        zmq_msg_close(&msg);
-        return 1;
-    }
-    s->in_flight++;
+    serve_dispatch(s, &job, &msg, 1);
     return 1;
 }
 
@@ -403,15 +633,26 @@ static int serve_take_request(serve_t *s)
                         "its envelope is deeper than %d frames", SERVE_MAX_ENVELOPE);
         return 1;
     }
-    serve_job_t job = { SERVE_JOB_REPLY, (uint32_t)(count - 1), 1, 0 };
-    zmq_send(s->work, &job, sizeof job, ZMQ_SNDMORE);
-    for (size_t i = 0; i < count; i++)
-        if (zmq_msg_send(&frames[i], s->work, i + 1 < count ? ZMQ_SNDMORE : 0) < 0)
-            zmq_msg_close(&frames[i]);
-    s->in_flight++;
-    s->stats.received++;
+    serve_job_t job = { SERVE_JOB_REPLY, (uint32_t)(count - 1), 1, 0, 0 };
+    serve_dispatch(s, &job, frames, count);
     return 1;
 }
+
+/* Reads and discards what subscribers send the XPUB (subscriptions), so it never piles up. */
+static void serve_take_subscriptions(serve_t *s)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, s->out, ZMQ_DONTWAIT) >= 0) {
+        const unsigned char *data = zmq_msg_data(&msg);
+        if (zmq_msg_size(&msg) > 0)
+            log_debug("a subscriber %s \"%.*s\"", data[0] == 1 ? "subscribed to"
+                      : "unsubscribed from", (int)(zmq_msg_size(&msg) - 1), data + 1);
+    }
+    zmq_msg_close(&msg);
+}
+
+/* ---- the loop: output --------------------------------------------------------------------- */
 
 /* Moves the next frame of the answer being read from done to socket (NULL = drop it). */
 static void serve_relay(serve_t *s, void *socket, int more)
@@ -423,7 +664,88 @@ static void serve_relay(serve_t *s, void *socket, int more)
         zmq_msg_close(&msg);
 }
 
-/* Forwards one worker answer to PUB or the reply socket.  1, or 0 when none is waiting. */
+/* Counts a Result that is out (published, replied or dropped). */
+static void serve_count_answer(serve_t *s, const serve_job_t *job, uint64_t *bucket)
+{
+    (*bucket)++;
+    if (job->code != 0) {
+        s->stats.errors++;
+        s->stats.by_reason[serve_reason_index(job->code)]++;
+    }
+    uint64_t now = serve_now_us();
+    serve_stats_record(&s->stats, now > job->received_us ? now - job->received_us : 0,
+                       now / 1000u);
+    s->in_flight--;
+}
+
+/* Sends [topic][result] (copies; the originals stay) on socket.  0, or -1 with errno (EAGAIN:
+ * no room).  Once the first frame is taken ZeroMQ always takes the second. */
+static int serve_send_pair(void *socket, zmq_msg_t *topic, zmq_msg_t *result, int flags)
+{
+    zmq_msg_t t, r;
+    zmq_msg_init(&t);
+    zmq_msg_init(&r);
+    zmq_msg_copy(&t, topic);
+    zmq_msg_copy(&r, result);
+    if (zmq_msg_send(&t, socket, flags | ZMQ_SNDMORE) < 0) {
+        int saved = errno;
+        zmq_msg_close(&t);
+        zmq_msg_close(&r);
+        errno = saved;
+        return -1;
+    }
+    if (zmq_msg_send(&r, socket, flags & ~ZMQ_SNDMORE) < 0) {
+        zmq_msg_close(&r);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Sends the pending Result to the outputs that have not taken it.  block: wait up to
+ * SERVE_BLOCK_MS for room.  Returns 1 when it is out (and counted), 0 when an output is full.
+ */
+static int serve_flush(serve_t *s, int block)
+{
+    serve_pending_t *p = &s->pending;
+    int flags = block ? 0 : ZMQ_DONTWAIT;
+    if (!p->pub_done) {
+        if (serve_send_pair(s->out, &p->topic, &p->result,
+                            s->opts.no_drop ? flags : ZMQ_DONTWAIT) != 0) {
+            if (errno != EAGAIN) {
+                log_ratelimited(LOG_LEVEL_ERROR, "publish", "cannot publish a result: %s",
+                                zmq_strerror(errno));
+                p->dropped = 1;
+            } else if (s->opts.no_drop) {
+                return 0;
+            } else {
+                /* Dropped for every subscriber, not only the full one: sending it with NODROP
+                 * off would let ZeroMQ skip the full subscriber silently for a while after. */
+                p->dropped = 1;
+                log_ratelimited(LOG_LEVEL_WARN, "dropped", "a subscriber is too slow (its queue "
+                                "is full): result dropped (%" PRIu64 " so far; --no-drop makes "
+                                "the daemon wait instead)", s->stats.dropped + 1);
+            }
+        }
+        p->pub_done = 1;
+    }
+    if (s->push != NULL && !p->push_done) {
+        if (serve_send_pair(s->push, &p->topic, &p->result, flags) != 0) {
+            if (errno == EAGAIN)
+                return 0;
+            log_ratelimited(LOG_LEVEL_ERROR, "publish", "cannot push a result: %s",
+                            zmq_strerror(errno));
+        }
+        p->push_done = 1;
+    }
+    serve_count_answer(s, &p->job, p->dropped ? &s->stats.dropped : &s->stats.published);
+    zmq_msg_close(&p->topic);
+    zmq_msg_close(&p->result);
+    p->active = 0;
+    return 1;
+}
+
+/* Forwards one worker answer to the outputs or the reply socket.  1, or 0 when none waits. */
 static int serve_take_answer(serve_t *s)
 {
     serve_job_t job;
@@ -437,41 +759,124 @@ static int serve_take_answer(serve_t *s)
             serve_relay(s, s->reply, 1);
         serve_relay(s, NULL, 0);            /* the topic: not part of a reply */
         serve_relay(s, s->reply, 0);
-        s->stats.replied++;
-    } else {
-        serve_relay(s, s->out, 1);
-        serve_relay(s, s->out, 0);
-        s->stats.published++;
+        serve_count_answer(s, &job, &s->stats.replied);
+        return 1;
     }
-    if (job.code != 0) {
-        s->stats.errors++;
-        s->stats.by_reason[serve_reason_index(job.code)]++;
-    }
-    s->in_flight--;
+    serve_pending_t *p = &s->pending;
+    p->job = job;
+    zmq_msg_init(&p->topic);
+    zmq_msg_init(&p->result);
+    zmq_msg_recv(&p->topic, s->done, 0);
+    zmq_msg_recv(&p->result, s->done, 0);
+    p->pub_done = p->push_done = p->dropped = 0;
+    p->active = 1;
+    serve_flush(s, 0);
     return 1;
 }
 
+/* ---- the loop: control -------------------------------------------------------------------- */
+
+/* Copies the gauges into the counters before a report. */
+static void serve_fill_gauges(serve_t *s)
+{
+    s->stats.threads = s->opts.threads;
+    s->stats.in_flight = s->in_flight;
+    uint64_t started = atomic_load(&s->started_jobs);
+    s->stats.queue_depth = s->dispatched > started ? s->dispatched - started : 0;
+    s->stats.uptime_s = (double)(serve_now_ms() - s->started_ms) / 1000.0;
+}
+
+/* Builds the answer to request[0..len) into out. */
+static void serve_control_answer(serve_t *s, const char *request, size_t len, buf_t *out)
+{
+    while (len > 0 && (request[len - 1] == '\n' || request[len - 1] == '\r' ||
+                       request[len - 1] == ' '))
+        len--;
+    serve_fill_gauges(s);
+    uint64_t now = serve_now_ms();
+    int rc;
+    if (len == 5 && memcmp(request, "stats", 5) == 0) {
+        rc = serve_stats_json(&s->stats, now, out);
+    } else if (len == 7 && memcmp(request, "metrics", 7) == 0) {
+        rc = serve_stats_prometheus(&s->stats, now, out);
+    } else if (len == 4 && memcmp(request, "ping", 4) == 0) {
+        rc = buf_puts(out, "pong");
+    } else {
+        char shown[65];
+        size_t n = len < 64 ? len : 64;
+        for (size_t i = 0; i < n; i++)
+            shown[i] = request[i] >= 0x20 && request[i] < 0x7f ? request[i] : '?';
+        shown[n] = '\0';
+        char text[96];
+        snprintf(text, sizeof text, "unknown request: %s", shown);
+        rc = buf_puts(out, "{\"error\":");
+        rc |= json_put_cstr(out, text);
+        rc |= buf_puts(out, "}");
+    }
+    if (rc != 0) {
+        buf_clear(out);
+        buf_puts(out, "{\"error\":\"out of memory\"}");
+    }
+}
+
+/* Answers one request on a control ROUTER: [routing...][request] -> [routing...][answer]. */
+static int serve_take_control(serve_t *s, void *socket)
+{
+    zmq_msg_t frames[SERVE_CONTROL_FRAMES];
+    size_t count = 0;
+    int more = 1, overflow = 0;
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, socket, count == 0 && !overflow ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&frame);
+            if (count == 0 && !overflow)
+                return 0;
+            break;
+        }
+        more = zmq_msg_more(&frame);
+        if (count < SERVE_CONTROL_FRAMES) {
+            zmq_msg_init(&frames[count]);
+            zmq_msg_move(&frames[count++], &frame);
+        } else {
+            overflow = 1;
+        }
+        zmq_msg_close(&frame);
+    }
+    if (count >= 2 && !overflow) {
+        buf_t answer = BUF_INIT;
+        zmq_msg_t *request = &frames[count - 1];
+        serve_control_answer(s, zmq_msg_data(request), zmq_msg_size(request), &answer);
+        for (size_t i = 0; i + 1 < count; i++)
+            if (zmq_msg_send(&frames[i], socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+                zmq_msg_close(&frames[i]);
+        zmq_send(socket, answer.data != NULL ? answer.data : "", answer.len, ZMQ_DONTWAIT);
+        buf_free(&answer);
+        zmq_msg_close(&frames[count - 1]);
+    } else {
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close(&frames[i]);
+    }
+    return 1;
+}
+
+/* ---- the loop: signals -------------------------------------------------------------------- */
+
 static void serve_reload(serve_t *s)
 {
-    char *errors = NULL;
     log_info("SIGHUP: reloading the rules from %s", s->rules_dir);
-    nerd_rules_t *rules = nerd_rules_load(s->rules_dir, &errors);
+    serve_notify("RELOADING=1");
+    nerd_rules_t *rules = serve_load_rules(s);
     if (rules == NULL) {
-        nerd_rules_t *current = serve_rules_get(&s->rules);
-        log_error("reload failed; still serving version %s", nerd_rules_version(current));
-        nerd_rules_unref(&current);
-        for (char *line = errors != NULL ? strtok(errors, "\n") : NULL; line != NULL;
-             line = strtok(NULL, "\n"))
-            log_error("  %s", line);
-        free(errors);
+        log_error("reload failed; still serving version %s", s->stats.rule_set_version);
         s->stats.reload_failures++;
-        return;
+    } else {
+        log_info("reloaded the rules: version %s, %zu rules, %.1f ms", nerd_rules_version(rules),
+                 nerd_rules_count(rules), s->stats.rule_set_load_ms);
+        serve_rules_swap(&s->rules, rules);
+        s->stats.reloads++;
     }
-    free(errors);
-    log_info("reloaded the rules: version %s, %zu rules", nerd_rules_version(rules),
-             nerd_rules_count(rules));
-    serve_rules_swap(&s->rules, rules);
-    s->stats.reloads++;
+    serve_notify("READY=1");
 }
 
 static const char *serve_signal_name(int sig)
@@ -493,6 +898,8 @@ static void serve_begin_stop(serve_t *s, int sig)
         return;
     }
     s->stopping = 1;
+    atomic_store(&s->ready, 0);
+    serve_notify("STOPPING=1");
     s->last_input_ms = serve_now_ms();
     s->drain_checked_ms = s->last_input_ms;
     s->drain_spent_ms = 0;
@@ -516,20 +923,26 @@ static void serve_handle_signals(serve_t *s)
     }
 }
 
+/* Room for one more document: under the in-flight bound and no Result waiting for an output. */
+static int serve_has_room(const serve_t *s)
+{
+    return s->in_flight < s->max_in_flight && !s->pending.active;
+}
+
 /*
  * While stopping: takes what the clients had already sent.  First the input is read until it
  * has been quiet for SERVE_QUIET_MS (documents still on their way through ZeroMQ's I/O thread
  * when the signal came are taken too), then its endpoints are unbound/disconnected, so upstream
  * pushers send elsewhere, and what the pipes still hold is read.  A backlog is always worked off
- * (however slow the workers); only clients that keep sending are cut off, after SERVE_LINGER_MS
- * spent with room for more documents.
+ * (however slow the workers or the subscribers); only clients that keep sending are cut off,
+ * after SERVE_LINGER_MS spent with room for more documents.
  */
 static void serve_drain(serve_t *s)
 {
     if (s->drain_phase == SERVE_DRAIN_DONE)
         return;
     uint64_t now = serve_now_ms();
-    int had_room = s->in_flight < s->max_in_flight;
+    int had_room = serve_has_room(s);
     if (s->drain_had_room)
         s->drain_spent_ms += now - s->drain_checked_ms;
     s->drain_checked_ms = now;
@@ -538,13 +951,13 @@ static void serve_drain(serve_t *s)
         return;
     }
     int took = 0;
-    while (s->in_flight < s->max_in_flight && serve_take_input(s))
+    while (serve_has_room(s) && serve_take_input(s))
         took = 1;
-    while (s->reply != NULL && s->in_flight < s->max_in_flight && serve_take_request(s))
+    while (s->reply != NULL && serve_has_room(s) && serve_take_request(s))
         took = 1;
     /* Full again: the time until the workers make room does not count. */
-    s->drain_had_room = had_room && s->in_flight < s->max_in_flight;
-    if (took || s->in_flight >= s->max_in_flight) {
+    s->drain_had_room = had_room && serve_has_room(s);
+    if (took || !serve_has_room(s)) {
         s->last_input_ms = now;
         return;
     }
@@ -561,18 +974,29 @@ static int serve_loop(serve_t *s)
     for (;;) {
         if (s->force)
             return s->in_flight > 0 ? -1 : 0;   /* documents were lost: say so */
+        /* A full output: wait a little for room (ZeroMQ wakes us as soon as there is). */
+        if (s->pending.active)
+            serve_flush(s, 1);
         if (s->stopping) {
             serve_drain(s);
             if (s->drain_phase == SERVE_DRAIN_DONE && s->in_flight == 0)
                 return 0;
         }
-        zmq_pollitem_t items[4];
+        zmq_pollitem_t items[8];
         int n = 0;
         items[n++] = (zmq_pollitem_t){ NULL, serve_signal_fd[0], ZMQ_POLLIN, 0 };
-        items[n++] = (zmq_pollitem_t){ s->done, 0, ZMQ_POLLIN, 0 };
-        int accepting = !s->stopping && s->in_flight < s->max_in_flight;
-        int in_at = -1, reply_at = -1;
-        if (accepting) {
+        items[n++] = (zmq_pollitem_t){ s->out, 0, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t){ s->control_inproc, 0, ZMQ_POLLIN, 0 };
+        int control_at = -1, done_at = -1, in_at = -1, reply_at = -1;
+        if (s->control != NULL) {
+            control_at = n;
+            items[n++] = (zmq_pollitem_t){ s->control, 0, ZMQ_POLLIN, 0 };
+        }
+        if (!s->pending.active) {
+            done_at = n;
+            items[n++] = (zmq_pollitem_t){ s->done, 0, ZMQ_POLLIN, 0 };
+        }
+        if (!s->stopping && serve_has_room(s)) {
             in_at = n;
             items[n++] = (zmq_pollitem_t){ s->in, 0, ZMQ_POLLIN, 0 };
             if (s->reply != NULL) {
@@ -580,7 +1004,8 @@ static int serve_loop(serve_t *s)
                 items[n++] = (zmq_pollitem_t){ s->reply, 0, ZMQ_POLLIN, 0 };
             }
         }
-        int rc = zmq_poll(items, n, s->stopping ? 50 : -1);
+        long timeout = s->pending.active ? 0 : s->stopping ? 50 : -1;
+        int rc = zmq_poll(items, n, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -590,15 +1015,23 @@ static int serve_loop(serve_t *s)
         if (items[0].revents & ZMQ_POLLIN)
             serve_handle_signals(s);
         if (items[1].revents & ZMQ_POLLIN)
-            while (serve_take_answer(s))
+            serve_take_subscriptions(s);
+        if (items[2].revents & ZMQ_POLLIN)
+            while (serve_take_control(s, s->control_inproc))
+                ;
+        if (control_at >= 0 && (items[control_at].revents & ZMQ_POLLIN))
+            while (serve_take_control(s, s->control))
+                ;
+        if (done_at >= 0 && (items[done_at].revents & ZMQ_POLLIN))
+            while (!s->pending.active && serve_take_answer(s))
                 ;
         if (s->stopping)
             continue;
         if (in_at >= 0 && (items[in_at].revents & ZMQ_POLLIN))
-            while (s->in_flight < s->max_in_flight && serve_take_input(s))
+            while (serve_has_room(s) && serve_take_input(s))
                 ;
         if (reply_at >= 0 && (items[reply_at].revents & ZMQ_POLLIN))
-            while (s->in_flight < s->max_in_flight && serve_take_request(s))
+            while (serve_has_room(s) && serve_take_request(s))
                 ;
     }
 }
@@ -608,7 +1041,7 @@ static int serve_loop(serve_t *s)
 static void serve_stop_workers(serve_t *s)
 {
     atomic_store(&s->stop, 1);
-    serve_job_t stop = { SERVE_JOB_STOP, 0, 0, 0 };
+    serve_job_t stop = { SERVE_JOB_STOP, 0, 0, 0, 0 };
     for (int i = 0; i < s->worker_count; i++)
         if (s->workers[i].started && s->work != NULL)
             zmq_send(s->work, &stop, sizeof stop, ZMQ_DONTWAIT);
@@ -631,6 +1064,8 @@ static void serve_close_socket(void **socket, int linger)
 
 static void serve_teardown(serve_t *s)
 {
+    /* First the HTTP thread: it may be asking the main thread over inproc. */
+    serve_http_stop(&s->http);
     if (s->workers != NULL)
         serve_stop_workers(s);
     for (int i = 0; i < s->worker_count; i++) {
@@ -642,11 +1077,22 @@ static void serve_teardown(serve_t *s)
     }
     free(s->workers);
     s->workers = NULL;
+    if (s->pending.active) {
+        zmq_msg_close(&s->pending.topic);
+        zmq_msg_close(&s->pending.result);
+        s->pending.active = 0;
+    }
     serve_close_socket(&s->work, 0);
     serve_close_socket(&s->done, 0);
     serve_close_socket(&s->in, 0);
-    serve_close_socket(&s->reply, SERVE_LINGER_MS);
-    serve_close_socket(&s->out, SERVE_LINGER_MS);
+    serve_close_socket(&s->control, 0);
+    serve_close_socket(&s->control_inproc, 0);
+    /* After a forced stop a blocked output must not hold the exit up. */
+    int linger = s->force ? 0 : SERVE_LINGER_MS;
+    serve_close_socket(&s->reply, linger);
+    serve_close_socket(&s->out, linger);
+    serve_close_socket(&s->push, linger);
+    serve_zap_stop(&s->zap);
     if (s->ctx != NULL)
         zmq_ctx_term(s->ctx);
     s->ctx = NULL;
@@ -674,64 +1120,127 @@ static void serve_log_stats(const serve_t *s)
     if (used > 0 && used + 1 < sizeof reasons)
         strcat(reasons, ")");
     log_info("stopped: received %" PRIu64 ", published %" PRIu64 ", replied %" PRIu64
-             ", errors %" PRIu64 "%s, unroutable %" PRIu64 ", reloads %" PRIu64 " (%" PRIu64
-             " failed)", s->stats.received, s->stats.published, s->stats.replied,
-             s->stats.errors, reasons, s->stats.unroutable, s->stats.reloads,
-             s->stats.reload_failures);
+             ", dropped %" PRIu64 ", errors %" PRIu64 "%s, unroutable %" PRIu64 ", reloads %"
+             PRIu64 " (%" PRIu64 " failed)", s->stats.received, s->stats.published,
+             s->stats.replied, s->stats.dropped, s->stats.errors, reasons, s->stats.unroutable,
+             s->stats.reloads, s->stats.reload_failures);
 }
 
 static void serve_log_ready(const serve_t *s)
 {
-    char in[512], out[512], reply[512];
+    char in[512], out[512], reply[512], push[512], control[512];
     nerd_rules_t *rules = s->rules.rules;
-    log_info("ready: in %s, out %s, reply %s; %d threads; rules %s version %s (%zu rules); "
-             "max-bytes %zu", endpoint_format(&s->in_eps, in, sizeof in),
-             endpoint_format(&s->out_eps, out, sizeof out),
+    log_info("ready: in %s, out %s%s, reply %s, out-push %s, control %s, metrics %s; %d threads; "
+             "rules %s version %s (%zu rules); max-bytes %zu; heartbeat %ld ms; %s",
+             endpoint_format(&s->in_eps, in, sizeof in),
+             endpoint_format(&s->out_eps, out, sizeof out), s->opts.no_drop ? " (no-drop)" : "",
              s->reply != NULL ? endpoint_format(&s->reply_eps, reply, sizeof reply) : "none",
-             s->opts.threads, s->rules_dir, nerd_rules_version(rules), nerd_rules_count(rules),
-             s->opts.max_bytes);
+             s->push != NULL ? endpoint_format(&s->push_eps, push, sizeof push) : "none",
+             s->control != NULL ? endpoint_format(&s->control_eps, control, sizeof control)
+                                : "none",
+             s->http != NULL ? serve_http_address(s->http) : "none", s->opts.threads,
+             s->rules_dir, nerd_rules_version(rules), nerd_rules_count(rules),
+             s->opts.max_bytes, s->opts.heartbeat_ms, s->zap != NULL ? "CURVE" : "no CURVE");
+}
+
+/* Everything between parsing and the loop; 0 or -1 (logged). */
+static int serve_start(serve_t *s)
+{
+    char err[512];
+    s->ctx = zmq_ctx_new();
+    if (s->ctx == NULL) {
+        log_error("cannot create the ZeroMQ context: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (serve_signals_install() != 0)
+        return -1;
+    if (s->opts.metrics != NULL) {
+        s->http = serve_http_start(s->ctx, s->opts.metrics, &s->ready, err, sizeof err);
+        if (s->http == NULL) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    s->rules.rules = serve_load_rules(s);
+    if (s->rules.rules == NULL) {
+        log_error("cannot load the rules in %s", s->rules_dir);
+        return -1;
+    }
+    if (s->opts.curve_secret != NULL) {
+        s->zap = serve_zap_start(s->ctx, s->opts.curve_secret, s->opts.curve_allow, err,
+                                 sizeof err);
+        if (s->zap == NULL) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    if (serve_open_sockets(s) != 0)
+        return -1;
+    if (serve_drop_privileges(s->opts.user, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return serve_start_workers(s);
+}
+
+/* Parses argv, reading --config FILE first if it is given.  0, -1 (--help) or an exit status;
+ * *expanded is the argv to free with config_free_args. */
+static int serve_parse_all(int argc, char **argv, serve_opts_t *opts, char ***expanded,
+                           int *expanded_argc)
+{
+    const char *config = serve_config_path(argc, argv);
+    if (config == NULL)
+        return serve_parse(argc, argv, opts);
+    if (config[0] == '\0')
+        return cli_usage_error("serve", "option '--config' needs a value");
+    char err[512];
+    *expanded = config_expand_args(config, argc, argv, expanded_argc, err, sizeof err);
+    if (*expanded == NULL)
+        return cli_usage_error("serve", "--config: %s", err);
+    return serve_parse(*expanded_argc, *expanded, opts);
 }
 
 int serve_main(int argc, char **argv)
 {
-    static serve_t serve;   /* static: big (endpoint lists) and one per process */
+    static serve_t serve;   /* static: big (endpoint lists, counters) and one per process */
     serve_t *s = &serve;
     memset(s, 0, sizeof *s);
-    int rc = serve_parse(argc, argv, &s->opts);
-    if (rc != 0)
+    char **expanded = NULL;
+    int expanded_argc = 0;
+    int rc = serve_parse_all(argc, argv, &s->opts, &expanded, &expanded_argc);
+    if (rc != 0) {
+        config_free_args(expanded, expanded_argc);
         return rc < 0 ? CLI_OK : rc;
+    }
+    char err[512];
+    if (serve_check_user(s->opts.user, s->opts.allow_root, err, sizeof err) != 0) {
+        log_error("%s", err);
+        config_free_args(expanded, expanded_argc);
+        return CLI_USAGE;
+    }
 
+    s->started_ms = serve_now_ms();
     s->rules_dir = cli_rules_dir(s->opts.rules_dir);
     pthread_mutex_init(&s->rules.lock, NULL);
     serve_rules_name(s->rules_dir, s->rules.name, sizeof s->rules.name);
     atomic_init(&s->stop, 0);
-    char *errors = NULL;
-    s->rules.rules = nerd_rules_load(s->rules_dir, &errors);
-    if (s->rules.rules == NULL) {
-        log_error("cannot load the rules in %s", s->rules_dir);
-        for (char *line = errors != NULL ? strtok(errors, "\n") : NULL; line != NULL;
-             line = strtok(NULL, "\n"))
-            log_error("  %s", line);
-        free(errors);
-        pthread_mutex_destroy(&s->rules.lock);
-        return CLI_FAILED;
-    }
-    free(errors);
+    atomic_init(&s->ready, 0);
+    atomic_init(&s->started_jobs, 0);
 
     /* Threads started from here on (ZeroMQ's and ours) inherit a mask without our signals, so
      * that only the main thread runs the handlers. */
     serve_signals_mask(SIG_BLOCK);
     int status = CLI_FAILED;
-    s->ctx = zmq_ctx_new();
-    if (s->ctx != NULL && serve_signals_install() == 0 && serve_open_sockets(s) == 0 &&
-        serve_start_workers(s) == 0) {
+    if (serve_start(s) == 0) {
         serve_signals_mask(SIG_UNBLOCK);
+        atomic_store(&s->ready, 1);
         serve_log_ready(s);
+        serve_notify("READY=1");
         status = serve_loop(s) == 0 ? CLI_OK : CLI_FAILED;
+        atomic_store(&s->ready, 0);
         serve_log_stats(s);
-    } else if (s->ctx == NULL) {
-        log_error("cannot create the ZeroMQ context: %s", zmq_strerror(errno));
     }
     serve_teardown(s);
+    config_free_args(expanded, expanded_argc);
     return status;
 }

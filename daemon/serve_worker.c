@@ -58,13 +58,6 @@ const char *serve_reason_name(size_t index)
     return "other";
 }
 
-static uint64_t serve_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* What processing one document produced. */
 typedef struct serve_outcome {
     int code;                       /* 0 or the error code */
@@ -78,6 +71,33 @@ static int serve_rule_set_ok(const serve_worker_t *w, const char *wanted, const 
 {
     return wanted[0] == '\0' || strcmp(wanted, w->rules->name) == 0 ||
            strcmp(wanted, nerd_rules_version(rules)) == 0;
+}
+
+/* The sentence of an engine error: which limit was hit, and its value. */
+static void serve_limit_text(const nerd_limits_t *limits, int code, char *why, size_t whylen)
+{
+    switch (code) {
+    case NERD_EENTITIES:
+        snprintf(why, whylen, "the document has more entities than the limit of %zu "
+                 "(--max-entities)", limits->max_entities);
+        break;
+    case NERD_EMATCHLIMIT:
+        snprintf(why, whylen, "a pattern hit the PCRE2 match limit (%" PRIu32 ") or depth "
+                 "limit (%" PRIu32 "): a rule backtracks too much on this text",
+                 limits->match_limit, limits->depth_limit);
+        break;
+    case NERD_ETIMEOUT:
+        snprintf(why, whylen, "the document took longer than its time budget of %" PRIu32
+                 " ms (--time-budget)", limits->time_budget_ms);
+        break;
+    case NERD_ETOOBIG:
+        snprintf(why, whylen, "the text is over the limit of %zu bytes (--max-bytes)",
+                 limits->max_bytes);
+        break;
+    default:
+        snprintf(why, whylen, "%s", nerd_strerror(code));
+        break;
+    }
 }
 
 /* Decodes, checks and extracts one document into out. */
@@ -117,7 +137,7 @@ static void serve_extract(serve_worker_t *w, const serve_job_t *job, zmq_msg_t *
         out->code = nerd_extract(w->engine, rules, doc.text, doc.text_len, &w->limits,
                                  &out->result);
         if (out->code != 0)
-            snprintf(out->why, sizeof out->why, "%s", nerd_strerror(out->code));
+            serve_limit_text(&w->limits, out->code, out->why, sizeof out->why);
     }
 }
 
@@ -246,6 +266,8 @@ void *serve_worker_run(void *arg)
         int n = zmq_recv(w->work, &job, sizeof job, 0);
         if (n < 0)
             break;
+        if (n == (int)sizeof job && job.kind != SERVE_JOB_STOP)
+            atomic_fetch_add(w->started_jobs, 1);
         size_t env_count = 0;
         zmq_msg_t body, topic, result;
         if (n != (int)sizeof job || !serve_more(w->work)) {

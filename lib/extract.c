@@ -179,6 +179,20 @@ static size_t char_start(const doc_t *d, size_t pos)
     return pos;
 }
 
+static int ascii_word(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Whether a match of rule may start at pos, by its first byte and the byte before it. */
+static inline int may_start(const rule_t *rule, const unsigned char *shadow, size_t pos)
+{
+    unsigned char b = shadow[pos];
+    if (!prefilter_has(rule->start_bytes, b))
+        return 0;
+    return prefilter_prev_allows(ascii_word(b) ? &rule->prev_word : &rule->prev, shadow, pos);
+}
+
 /*
  * The next match of rule at or after pos, or PCRE2_ERROR_NOMATCH.  Every attempt sees at most
  * EXTRACT_WINDOW bytes from where it starts (lookbehinds see the whole text before it), so no
@@ -192,7 +206,7 @@ static int next_match(doc_t *d, const rule_t *rule, size_t pos)
         /* jump to the next byte a match can start with and try there only; the leftmost
          * match found this way is the one an unanchored search would find */
         for (;;) {
-            while (pos < d->len && !prefilter_has(rule->start_bytes, shadow[pos]))
+            while (pos < d->len && !may_start(rule, shadow, pos))
                 pos++;
             if (pos >= d->len)
                 return PCRE2_ERROR_NOMATCH;

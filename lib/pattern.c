@@ -10,6 +10,7 @@
  * copied untouched.  Every output byte remembers the source line and column it came from, so a
  * PCRE2 compile error points into the rule file, not into the expansion.
  */
+#include "alttrie.h"
 #include "prefilter.h"
 #include "rules_load.h"
 
@@ -346,10 +347,27 @@ static int collect_groups(loader_t *L, rule_t *rule)
     return 0;
 }
 
+/* Whether prev allows few places in ASCII text: every condition names a line break, or a
+ * blank after a few punctuation marks, not just any blank or any non-letter. */
+static int prev_is_narrow(const prefilter_prev_t *prev)
+{
+    for (int k = 0; k < prev->count; k++) {
+        size_t n1 = 0, n2 = 0;
+        for (unsigned b = 0; b < 0x80; b++) {
+            n1 += prefilter_has(prev->b1[k], (unsigned char)b);
+            n2 += prefilter_has(prev->b2[k], (unsigned char)b);
+        }
+        if (n1 > 2 && n2 > 16)
+            return 0;
+    }
+    return prev->count > 0;
+}
+
 /*
  * Notes a text that every match contains, so that documents without it skip the pattern.  And
  * when PCRE2 found no quick way to the start of a match but the pattern can only start with
- * some bytes, keeps an anchored copy to try at those bytes only (see extract_run_pattern()).
+ * some bytes, or only after some bytes (a lookbehind, \b), keeps an anchored copy to try at
+ * those places only (see extract_run_pattern()).
  */
 static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t opts)
 {
@@ -359,10 +377,24 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
     const uint8_t *bitmap = NULL;
     pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTCODETYPE, &first_type);
     pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTBITMAP, &bitmap);
-    if (first_type != 0 || bitmap != NULL)
-        return;
-    if (!prefilter_first_bytes(text, len, (opts & PCRE2_CASELESS) != 0, rule->start_bytes))
-        return;
+    if (first_type != 0)
+        return;   /* PCRE2 jumps to the first character itself */
+    int caseless = (opts & PCRE2_CASELESS) != 0;
+    int prev = prefilter_prev_bytes(text, len, caseless, 0, &rule->prev);
+    prev |= prefilter_prev_bytes(text, len, caseless, 1, &rule->prev_word);
+    if (bitmap != NULL) {
+        /* PCRE2 knows the first bytes but would still try after any byte: worth an anchored
+         * copy only where few places qualify (a line start, a sentence start) */
+        if (!prev || !prev_is_narrow(&rule->prev_word))
+            return;
+        memcpy(rule->start_bytes, bitmap, sizeof(rule->start_bytes));
+    } else {
+        int first = prefilter_first_bytes(text, len, caseless, rule->start_bytes);
+        if (!first)
+            memset(rule->start_bytes, 0xFF, sizeof(rule->start_bytes));
+        if (!first && !prev)
+            return;
+    }
     int err;
     PCRE2_SIZE off;
     rule->anchored = pcre2_compile((PCRE2_SPTR)text, len, opts | PCRE2_ANCHORED, &err, &off, NULL);
@@ -386,7 +418,19 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
     PCRE2_SIZE off = 0;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | (rule->caseless ? PCRE2_CASELESS : 0);
     const char *text = ex.out.data ? ex.out.data : "";
-    rule->code = pcre2_compile((PCRE2_SPTR)text, ex.out.len, opts, &err, &off, NULL);
+    size_t text_len = ex.out.len;
+    /* the same pattern with its word lists as tries (alttrie.h), when it compiles; else the
+     * pattern as written, whose errors point at the rule file */
+    char *fast = alttrie_rewrite(text, text_len, &text_len);
+    if (fast != NULL) {
+        rule->code = pcre2_compile((PCRE2_SPTR)fast, text_len, opts, &err, &off, NULL);
+        if (rule->code != NULL)
+            text = fast;
+        else
+            text_len = ex.out.len;
+    }
+    if (rule->code == NULL)
+        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &err, &off, NULL);
     if (rule->code == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof(msg));
@@ -406,7 +450,8 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
         goto done;
     }
     rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
-    add_prefilter(rule, text, ex.out.len, opts);
+    add_prefilter(rule, text, text_len, opts);
+    free(fast);
     uint32_t captures = 0;
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)

@@ -9,6 +9,7 @@
  */
 #include "prefilter.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct reader {
@@ -696,4 +697,533 @@ size_t prefilter_required_literal(const char *pattern, size_t len, int caseless,
         n--;
     memcpy(out, best.text, n);
     return n >= 3 ? n : 0;
+}
+
+/* ---- the bytes before a match ---- */
+
+/* A set of conditions on the two bytes before a match: it may start where, for some pair k,
+ * the byte before is in b1[k] and the one before that in b2[k]. */
+typedef struct lead {
+    uint8_t b2[PREFILTER_PAIRS][32], b1[PREFILTER_PAIRS][32];
+    int n;
+} lead_t;
+
+static void fill_all(uint8_t *bm)
+{
+    memset(bm, 0xFF, 32);
+}
+
+static void set_and(uint8_t *a, const uint8_t *b)
+{
+    for (int k = 0; k < 32; k++)
+        a[k] &= b[k];
+}
+
+static void set_or(uint8_t *a, const uint8_t *b)
+{
+    for (int k = 0; k < 32; k++)
+        a[k] |= b[k];
+}
+
+static void lead_any(lead_t *l)
+{
+    l->n = 1;
+    fill_all(l->b2[0]);
+    fill_all(l->b1[0]);
+}
+
+static void lead_one(lead_t *l, const uint8_t *b2, const uint8_t *b1)
+{
+    l->n = 1;
+    memcpy(l->b2[0], b2, 32);
+    memcpy(l->b1[0], b1, 32);
+}
+
+/* Folds every pair into one (their unions): fewer conditions, a looser test. */
+static void lead_fold(lead_t *l)
+{
+    for (int k = 1; k < l->n; k++) {
+        set_or(l->b2[0], l->b2[k]);
+        set_or(l->b1[0], l->b1[k]);
+    }
+    if (l->n > 1)
+        l->n = 1;
+}
+
+/* Whether l allows every place (one of its pairs allows any two bytes). */
+static int lead_is_any(const lead_t *l)
+{
+    static const uint8_t all[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF, 0xFF};
+    for (int k = 0; k < l->n; k++)
+        if (memcmp(l->b1[k], all, 32) == 0 && memcmp(l->b2[k], all, 32) == 0)
+            return 1;
+    return 0;
+}
+
+/* a = a or b */
+static void lead_union(lead_t *a, const lead_t *b)
+{
+    if (lead_is_any(a))
+        return;
+    if (lead_is_any(b)) {
+        lead_any(a);
+        return;
+    }
+    if (a->n + b->n > PREFILTER_PAIRS) {
+        lead_fold(a);
+        lead_t c = *b;
+        lead_fold(&c);
+        if (a->n == 0) {
+            *a = c;
+        } else if (c.n) {
+            set_or(a->b2[0], c.b2[0]);
+            set_or(a->b1[0], c.b1[0]);
+        }
+        return;
+    }
+    for (int k = 0; k < b->n; k++) {
+        memcpy(a->b2[a->n], b->b2[k], 32);
+        memcpy(a->b1[a->n], b->b1[k], 32);
+        a->n++;
+    }
+}
+
+/* a = a and b */
+static void lead_intersect(lead_t *a, const lead_t *b)
+{
+    if (lead_is_any(b))
+        return;
+    if (lead_is_any(a)) {
+        *a = *b;
+        return;
+    }
+    lead_t x = *a, y = *b;
+    if (x.n * y.n > PREFILTER_PAIRS) {
+        lead_fold(&x);
+        lead_fold(&y);
+    }
+    a->n = 0;
+    for (int i = 0; i < x.n; i++)
+        for (int j = 0; j < y.n; j++) {
+            memcpy(a->b2[a->n], x.b2[i], 32);
+            set_and(a->b2[a->n], y.b2[j]);
+            memcpy(a->b1[a->n], x.b1[i], 32);
+            set_and(a->b1[a->n], y.b1[j]);
+            a->n++;
+        }
+}
+
+/* Last bytes of the characters whose first bytes are in first: ASCII ones as they are, and
+ * every continuation byte when a longer character is possible. */
+static void last_bytes_of(uint8_t *out, const uint8_t *first)
+{
+    for (unsigned b = 0; b < 0x80; b++)
+        if (prefilter_has(first, (unsigned char)b))
+            add(out, b);
+    for (unsigned b = 0x80; b < 0x100; b++)
+        if (prefilter_has(first, (unsigned char)b)) {
+            add_range(out, 0x80, 0xBF);
+            break;
+        }
+}
+
+/* The byte before b1 when b1 may end a longer character: its lead or continuation bytes. */
+static void widen_for_multibyte(uint8_t *b2, const uint8_t *b1)
+{
+    for (unsigned b = 0x80; b < 0xC0; b++)
+        if (prefilter_has(b1, (unsigned char)b)) {
+            add_range(b2, 0x80, 0xF4);
+            return;
+        }
+}
+
+/*
+ * The last two bytes a positive lookbehind's text can end with, from its body at r->i (after
+ * "(?<="); consumes the body and its ')'.  A branch whose end is not worked out allows any.
+ */
+static void lookbehind_lead(reader_t *r, lead_t *out)
+{
+    out->n = 0;
+    uint8_t last[32], before[32];
+    int known = 0, known_before = 0;
+    while (r->i < r->len) {
+        unsigned char c = (unsigned char)r->p[r->i];
+        if (c == ')' || c == '|') {
+            r->i++;
+            lead_t one;
+            if (!known) {
+                lead_any(&one);
+            } else {
+                /* an ASCII last byte has the previous character's last byte before it; a
+                 * continuation byte may have a byte of its own character before it */
+                uint8_t b2[32], ascii[32], wide[32], wide_b2[32];
+                if (known_before)
+                    memcpy(b2, before, 32);
+                else
+                    fill_all(b2);
+                memset(ascii, 0, 32);
+                memset(wide, 0, 32);
+                for (unsigned b = 0; b < 256; b++)
+                    if (prefilter_has(last, (unsigned char)b))
+                        add(b < 0x80 ? ascii : wide, b);
+                memcpy(wide_b2, b2, 32);
+                widen_for_multibyte(wide_b2, wide);
+                one.n = 0;
+                lead_t part;
+                if (memcmp(ascii, (uint8_t[32]){0}, 32) != 0) {
+                    lead_one(&part, b2, ascii);
+                    lead_union(&one, &part);
+                }
+                if (memcmp(wide, (uint8_t[32]){0}, 32) != 0) {
+                    lead_one(&part, wide_b2, wide);
+                    lead_union(&one, &part);
+                }
+            }
+            lead_union(out, &one);
+            if (c == ')')
+                return;
+            known = known_before = 0;
+            continue;
+        }
+        uint8_t first[32];
+        memset(first, 0, 32);
+        int saved = r->gave_up;
+        r->gave_up = 0;
+        int consumes = 1;
+        r->i++;
+        if (c == '\\') {
+            consumes = read_escape(r, first, 0);
+        } else if (c == '[') {
+            read_class(r, first);
+        } else if (c == '(') {
+            skip_group(r);
+            r->gave_up = 1;
+        } else if (c == '.' || c == '^' || c == '$') {
+            r->gave_up = 1;
+        } else if (c >= 0x80) {
+            /* a literal character: its last byte, exactly unless the case may vary */
+            size_t k = r->i;
+            while (k < r->len && ((unsigned char)r->p[k] & 0xC0) == 0x80)
+                k++;
+            if (k > r->i && !r->caseless)
+                add(first, (unsigned char)r->p[k - 1]);
+            else
+                add_range(first, 0x80, 0xBF);
+            r->i = k;
+            consumes = 2;   /* first already holds last bytes */
+        } else {
+            add_char(r, first, c, c);
+        }
+        size_t before_q = r->i;
+        int zero;
+        int q = quantified(r, &zero);
+        int gave = r->gave_up || zero;
+        r->gave_up = saved || r->hard;
+        if (!consumes)
+            continue;   /* \b and the like: the last character stays the last */
+        uint8_t lb[32];
+        memset(lb, 0, 32);
+        if (consumes == 2)
+            memcpy(lb, first, 32);
+        else
+            last_bytes_of(lb, first);
+        int repeats = q && !(r->i == before_q + 1 && r->p[before_q] == '?');
+        if (gave) {
+            known = known_before = 0;
+            continue;
+        }
+        memcpy(before, last, 32);
+        known_before = known && !repeats;
+        if (repeats) {
+            known_before = 0;   /* the byte before may be of the same item */
+        }
+        memcpy(last, lb, 32);
+        known = 1;
+    }
+    lead_any(out);
+}
+
+/*
+ * ASCII characters certainly in the class body at r->i (after '['), for a negative lookbehind;
+ * consumes the class.  Returns 0 when the class is negated (nothing is certain then).
+ */
+static int class_members(reader_t *r, uint8_t *members)
+{
+    memset(members, 0, 32);
+    if (peek(r, 0) == '^') {
+        r->i = class_end(r, r->i + 1);
+        return 0;
+    }
+    size_t end = class_end(r, r->i);
+    if (end > r->len) {
+        give_up_hard(r);
+        return 0;
+    }
+    while (r->i < end - 1) {
+        unsigned char c = (unsigned char)r->p[r->i];
+        if (c == '\\' && r->i + 1 < end - 1) {
+            char e = r->p[r->i + 1];
+            if (e == 'w') {
+                add_range(members, 'a', 'z');
+                add_range(members, 'A', 'Z');
+                add_range(members, '0', '9');
+                add(members, '_');
+            } else if (e == 'd') {
+                add_range(members, '0', '9');
+            } else if (e == 'p' && r->i + 2 < end - 1) {
+                const char *q = r->p + r->i + 2;
+                if (*q == 'L' || strncmp(q, "{L}", 3) == 0) {
+                    add_range(members, 'a', 'z');
+                    add_range(members, 'A', 'Z');
+                }
+            } else if (!((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))) {
+                add(members, (unsigned char)e);
+            }
+            r->i++;
+            uint8_t scratch[32];
+            int g = r->gave_up;
+            read_escape(r, scratch, 1);
+            r->gave_up = g;
+            continue;
+        }
+        if (c < 0x80 && r->i + 2 < end - 1 && r->p[r->i + 1] == '-' &&
+            (unsigned char)r->p[r->i + 2] < 0x80 && r->p[r->i + 2] != '\\') {
+            for (unsigned v = c; v <= (unsigned char)r->p[r->i + 2]; v++)
+                add(members, v);
+            r->i += 3;
+            continue;
+        }
+        if (c < 0x80)
+            add(members, c);
+        r->i++;
+    }
+    r->i = end;
+    if (r->caseless)
+        for (unsigned v = 'a'; v <= 'z'; v++)
+            if (prefilter_has(members, (unsigned char)v) || prefilter_has(members, (unsigned char)(v - 32))) {
+                add(members, v);
+                add(members, v - 32);
+            }
+    return 1;
+}
+
+static int lead_alternatives(reader_t *r, lead_t *out, int word_b, int *pure);
+
+/*
+ * Reads one sequence up to '|' or ')' (not consumed) and works out what may come right before
+ * a match of it into out; *pure is set when the sequence never consumes.
+ */
+static void lead_sequence(reader_t *r, lead_t *out, int word_b, int *pure)
+{
+    lead_t cur, done, a;
+    lead_any(&cur);
+    done.n = 0;
+    int alive = 1, consumed = 0;
+    while (r->i < r->len && !r->hard) {
+        unsigned char c = (unsigned char)r->p[r->i];
+        if (c == '|' || c == ')')
+            break;
+        r->i++;
+        if (!alive) {   /* read on to the end of the sequence */
+            uint8_t scratch[32];
+            if (c == '\\')
+                read_escape(r, scratch, 0);
+            else if (c == '[')
+                read_class(r, scratch);
+            else if (c == '(')
+                skip_group(r);
+            int z;
+            quantified(r, &z);
+            continue;
+        }
+        lead_any(&a);
+        int kind = 0;   /* 0 assertion a, 1 consumes, 2 group */
+        int group_pure = 0, zero = 0;
+        if (c == '\\') {
+            uint8_t scratch[32];
+            size_t at = r->i;
+            int cons = read_escape(r, scratch, 0);
+            if (cons) {
+                kind = 1;
+            } else if (r->p[at] == 'b' && word_b) {
+                uint8_t nonword[32];
+                fill_all(nonword);
+                for (unsigned v = 0; v < 0x80; v++)
+                    if ((v >= 'a' && v <= 'z') || (v >= 'A' && v <= 'Z') || (v >= '0' && v <= '9') || v == '_')
+                        nonword[v >> 3] &= (uint8_t) ~(1u << (v & 7));
+                memcpy(a.b1[0], nonword, 32);
+            }
+        } else if (c == '^') {
+            memset(a.b1[0], 0, 32);
+            add(a.b1[0], '\n');
+        } else if (c == '$') {
+            /* zero-width, no condition */
+        } else if (c == '(') {
+            if (peek(r, 0) == '?' && (peek(r, 1) == '=' || peek(r, 1) == '!' || peek(r, 1) == '#')) {
+                r->i += 2;
+                skip_group(r);
+            } else if (peek(r, 0) == '?' && peek(r, 1) == '<' && peek(r, 2) == '=') {
+                r->i += 3;
+                lookbehind_lead(r, &a);
+            } else if (peek(r, 0) == '?' && peek(r, 1) == '<' && peek(r, 2) == '!') {
+                r->i += 3;
+                uint8_t members[32];
+                if (peek(r, 0) == '[') {
+                    r->i++;
+                    if (class_members(r, members) && peek(r, 0) == ')') {
+                        for (int k = 0; k < 32; k++)
+                            a.b1[0][k] = (uint8_t) ~members[k];
+                        r->i++;
+                    } else {
+                        skip_group(r);
+                    }
+                } else {
+                    skip_group(r);
+                }
+            } else if (peek(r, 0) == '?' && peek(r, 1) != ':' && peek(r, 1) != '>' &&
+                       peek(r, 1) != '<' && peek(r, 1) != '\'' && peek(r, 1) != 'P' && peek(r, 1) != '|') {
+                /* options: (?i) for the rest of the group, (?i:...) for its body */
+                size_t k = r->i + 1;
+                int on = 1, caseless = r->caseless;
+                while (k < r->len && strchr("ims-", r->p[k]) != NULL) {
+                    if (r->p[k] == '-')
+                        on = 0;
+                    else if (r->p[k] == 'i')
+                        caseless = on;
+                    k++;
+                }
+                if (k >= r->len || (r->p[k] != ')' && r->p[k] != ':')) {
+                    give_up_hard(r);   /* conditions, recursion, extended mode: not read */
+                    break;
+                }
+                r->i = k + 1;
+                if (r->p[k] == ')') {
+                    r->caseless = caseless;
+                } else {
+                    int saved = r->caseless;
+                    r->caseless = caseless;
+                    zero = lead_alternatives(r, &a, word_b, &group_pure);
+                    r->caseless = saved;
+                    kind = 2;
+                }
+            } else {
+                if (peek(r, 0) == '?') {
+                    r->i++;
+                    if (peek(r, 0) == '<' || peek(r, 0) == '\'' || peek(r, 0) == 'P') {
+                        char close = peek(r, 0) == '\'' ? '\'' : '>';
+                        while (r->i < r->len && r->p[r->i] != close)
+                            r->i++;
+                    }
+                    r->i++;
+                }
+                zero = lead_alternatives(r, &a, word_b, &group_pure);
+                kind = 2;
+            }
+        } else if (c == '[') {
+            uint8_t scratch[32];
+            read_class(r, scratch);
+            kind = 1;
+        } else {
+            kind = 1;
+            while (c >= 0xC0 && r->i < r->len && ((unsigned char)r->p[r->i] & 0xC0) == 0x80)
+                r->i++;
+        }
+        int qzero = 0;
+        if (quantified(r, &qzero) && qzero)
+            zero = 1;
+        if (kind == 0 || (kind == 2 && group_pure)) {
+            if (!qzero)   /* assertions that may be skipped constrain nothing */
+                lead_intersect(&cur, &a);
+        } else if (kind == 1) {
+            if (!zero) {
+                lead_union(&done, &cur);
+                alive = 0;
+            }
+            consumed = 1;
+        } else {
+            lead_t through = cur;
+            lead_intersect(&through, &a);
+            lead_union(&done, &through);
+            consumed = 1;
+            if (!zero)
+                alive = 0;
+        }
+    }
+    if (alive)
+        lead_union(&done, &cur);
+    *out = done;
+    *pure = !consumed;
+}
+
+/* Alternatives up to ')' (consumed) or the end: the union of theirs.  Returns 1 when some
+ * branch may consume nothing (then the group can be passed without consuming). */
+static int lead_alternatives(reader_t *r, lead_t *out, int word_b, int *pure)
+{
+    if (++r->depth > 200) {
+        give_up_hard(r);
+        return 1;
+    }
+    out->n = 0;
+    *pure = 1;
+    int empty = 0;
+    int saved_case = r->caseless;
+    for (;;) {
+        lead_t seq;
+        int seq_pure;
+        lead_sequence(r, &seq, word_b, &seq_pure);
+        lead_union(out, &seq);
+        *pure &= seq_pure;
+        empty |= seq_pure;
+        if (r->i < r->len && r->p[r->i] == '|') {
+            r->i++;
+            continue;
+        }
+        if (r->i < r->len && r->p[r->i] == ')')
+            r->i++;
+        break;
+    }
+    r->caseless = saved_case;
+    r->depth--;
+    return empty;
+}
+
+int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word_first,
+                         prefilter_prev_t *prev)
+{
+    reader_t r = {pattern, len, 0, caseless, 0, 0, 0};
+    int pure;
+    lead_t *l = malloc(sizeof(lead_t));
+    if (l == NULL) {
+        prev->count = 0;
+        return 0;
+    }
+    lead_alternatives(&r, l, word_first, &pure);
+    int useful = 0;
+    if (!r.hard && r.i >= r.len && l->n > 0) {
+        prev->count = l->n;
+        memcpy(prev->b1, l->b1, sizeof(prev->b1[0]) * (size_t)l->n);
+        memcpy(prev->b2, l->b2, sizeof(prev->b2[0]) * (size_t)l->n);
+        for (int k = 0; k < l->n && !useful; k++)
+            for (int j = 0; j < 32; j++)
+                if (l->b1[k][j] != 0xFF || l->b2[k][j] != 0xFF)
+                    useful = 1;
+    }
+    if (!useful)
+        prev->count = 0;
+    free(l);
+    return useful;
+}
+
+int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text, size_t pos)
+{
+    if (prev->count == 0 || pos == 0)
+        return 1;
+    unsigned char p1 = text[pos - 1], p2 = pos >= 2 ? text[pos - 2] : 0;
+    for (int k = 0; k < prev->count; k++)
+        if (prefilter_has(prev->b1[k], p1) && (pos < 2 || prefilter_has(prev->b2[k], p2)))
+            return 1;
+    return 0;
 }

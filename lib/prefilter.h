@@ -1,5 +1,5 @@
 /*
- * prefilter.h - which bytes can start a match of a pattern.
+ * prefilter.h - which bytes can start a match of a pattern, and which can come before one.
  *
  * PCRE2 skips ahead quickly when it knows the possible first bytes of a match, but it gives up
  * on Unicode properties (\p{Lu}, and \w or \d under UCP), which most name patterns start with:
@@ -29,6 +29,29 @@ int prefilter_first_bytes(const char *pattern, size_t len, int caseless, uint8_t
  */
 size_t prefilter_required_literal(const char *pattern, size_t len, int caseless, char *out,
                                   size_t cap);
+
+#define PREFILTER_PAIRS 16
+
+/* What may come right before a match: it may start at offset p when, for some k, the byte
+ * at p-1 is in b1[k] and the byte at p-2 in b2[k].  count 0: anything. */
+typedef struct prefilter_prev {
+    uint8_t b1[PREFILTER_PAIRS][32], b2[PREFILTER_PAIRS][32];
+    int count;
+} prefilter_prev_t;
+
+/*
+ * Works out what may come right before a match of the pattern, from the assertions before its
+ * first character: ^, lookbehinds such as (?<=\n) or (?<=[.!?]\s) or (?<![\p{L}'-]), and \b
+ * when word_first is set (the caller then uses the result only where the match would start
+ * with an ASCII letter, digit or '_').  Returns 1 when that rules out some places, else 0 (and
+ * prev->count is 0).
+ */
+int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word_first,
+                         prefilter_prev_t *prev);
+
+/* Whether prev allows a match to start at text[pos] (offsets 0 and 1 are never ruled out for
+ * want of bytes before them). */
+int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text, size_t pos);
 
 static inline int prefilter_has(const uint8_t bitmap[32], unsigned char b)
 {

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "gazetteer.h"
+#include "prefilter.h"
 #include "nerd.h"
 #include "strbuf.h"
 
@@ -42,6 +43,8 @@ typedef struct rule {
     pcre2_code *anchored;        /* the pattern compiled anchored, when start_bytes is used */
     int anchored_jit;
     uint8_t start_bytes[32];     /* bytes a match can start with (prefilter.h) */
+    prefilter_prev_t prev;       /* what can come right before a match */
+    prefilter_prev_t prev_word;  /* the same where the match starts with an ASCII word char */
     char required[32];           /* text every match contains (prefilter.h), not terminated */
     uint32_t required_len;       /* 0: none known */
     uint32_t span_group;         /* the group named span, 0 for the whole match */

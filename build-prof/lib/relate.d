@@ -1,8 +1,9 @@
 build-prof/lib/relate.o: lib/relate.c lib/extract.h lib/rules.h \
- lib/gazetteer.h lib/token.h include/nerd.h lib/strbuf.h
+ lib/gazetteer.h lib/token.h include/nerd.h lib/prefilter.h lib/strbuf.h
 lib/extract.h:
 lib/rules.h:
 lib/gazetteer.h:
 lib/token.h:
 include/nerd.h:
+lib/prefilter.h:
 lib/strbuf.h:

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alttrie.h"
 #include "extract.h"
 #include "gazetteer.h"
 #include "nerd.h"
@@ -447,6 +448,72 @@ static void test_prefilter_required_literal(void **state)
 }
 
 /* ---- extraction ---- */
+
+/* Every match (start, end and groups) of pattern in text, as "s-e/g1s-g1e...;" lines. */
+static void all_matches(const char *pattern, size_t plen, const char *text, char *out, size_t cap)
+{
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, plen, PCRE2_UTF | PCRE2_UCP, &err, &off, NULL);
+    assert_non_null(code);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    size_t n = 0, len = strlen(text);
+    out[0] = '\0';
+    for (size_t pos = 0; pos <= len;) {
+        int rc = pcre2_match(code, (PCRE2_SPTR)text, len, pos, 0, md, NULL);
+        if (rc < 0)
+            break;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        for (int g = 0; g < rc && n + 32 < cap; g++)
+            n += (size_t)snprintf(out + n, cap - n, "%d-%d/", (int)ov[2 * g], (int)ov[2 * g + 1]);
+        if (n + 2 < cap)
+            out[n++] = ';', out[n] = '\0';
+        pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(code);
+}
+
+/* Word lists rewritten as tries find exactly what the lists found, first match included. */
+static void test_alttrie_same_matches(void **state)
+{
+    (void)state;
+    static const char *const patterns[] = {
+        "\\b(?:said|says|told|tells|added|sources?|spokesm[ae]n|went\\s+on|went\\s+to)\\b",
+        "(?:Jr|Sr|II|III|IV|The|A|An|And|Al)\\b",
+        "(?:a|an|and|ant|)x?",
+        "(?:an|a)(?:nd|n)?",
+        "(?i:one|two|three|ONE)\\s+days",
+        "(?:the|The|THE)\\s+(\\w+)",
+        "(?<=\\bhe\\s|\\bshe\\s)(?:said|says|added)",
+        "(?:x|y|z)+(?:ab|abc|abd)??c",
+        "(?:(?:a|b|c)\\s+){0,2}(?:said|told)",
+        "(?:wh(?:o|at)|which|when|where)\\b",
+        "(?:it|its|it's|it\\.)",
+    };
+    static const char *const text =
+        "The spokesman said it. Sources say THE spokesmen told it, it's true: he said, she added. "
+        "One days ago and two  days an ant andx annd abc xyzabcc Al Anderson, III and Jr. who? "
+        "What went on went to which when where it. a b said";
+    char plain[4096], fast[4096];
+    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        size_t n;
+        char *t = alttrie_rewrite(patterns[i], strlen(patterns[i]), &n);
+        all_matches(patterns[i], strlen(patterns[i]), text, plain, sizeof(plain));
+        all_matches(t ? t : patterns[i], t ? n : strlen(patterns[i]), text, fast, sizeof(fast));
+        if (strcmp(plain, fast) != 0)
+            fprintf(stderr, "%s -> %s\n%s\n%s\n", patterns[i], t ? t : "(same)", plain, fast);
+        assert_string_equal(plain, fast);
+        free(t);
+    }
+    /* a list is rewritten; a lookbehind is left alone */
+    size_t n;
+    char *t = alttrie_rewrite("(?:said|says|sources)", 21, &n);
+    assert_non_null(t);
+    assert_string_equal(t, "(?:s(?:a(?:id|ys)|ources))");
+    free(t);
+    assert_null(alttrie_rewrite("(?<=said|says|sources)x", 23, &n));
+}
 
 static void test_extract_basic_and_aliases(void **state)
 {
@@ -890,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_gazetteer_nested_phrases),
         cmocka_unit_test(test_prefilter_first_bytes),
         cmocka_unit_test(test_prefilter_required_literal),
+        cmocka_unit_test(test_alttrie_same_matches),
         cmocka_unit_test(test_extract_basic_and_aliases),
         cmocka_unit_test(test_extract_type_context_across_phases),
         cmocka_unit_test(test_extract_overlap_order),

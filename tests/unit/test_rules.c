@@ -552,6 +552,12 @@ static void test_rules_prefilter_changes_nothing(void **state)
         "(?i)e\\w+",
         "\\R[A-Z]\\w+",
         "\\x{c9}\\w+",
+        "(?:^|(?<=[.!?]\\s)|(?<=[.!?][\"\xE2\x80\x9D]\\s)|(?<=\\n))\\p{Lu}\\w+",
+        "(?<=,\\s)(?:the|a|an)\\s+\\w+",
+        "(?:^|(?<=\\n))[ \\t]*\\p{Lu}\\w+",
+        "(?<![\\p{L}'-])(?:Zoe|Ann|Bob|Kim)\\s+\\p{Lu}\\w+",
+        "\\b(?:one|two|3)\\s+days\\b",
+        "(?<=\\bsaid\\s)\\p{Lu}\\w+|(?<=\\d\\s)days",
     };
     const char *text = "By Ann Lee\nThe Times said on Monday that Zoe Quinn, a writer, met "
                        "U.S. envoys in Z\xC3\xBCrich and zurich 3 days ago; \xE2\x80\x9CIt works,\xE2\x80\x9D "

@@ -259,6 +259,7 @@ COUNTRY_ALIASES = {
     "Eswatini": ["Swaziland"],
     "North Macedonia": ["Macedonia"],
     "Turkey": ["Türkiye"],
+    "Bosnia and Herzegovina": ["Bosnia", "Bosnia-Herzegovina", "Bosnia-Hercegovina"],
 }
 # Well-known short names for iso entries whose common name is awkward ("Korea, Republic of").
 COUNTRY_CANONICAL = {
@@ -272,7 +273,7 @@ COUNTRY_CANONICAL = {
 }
 FORMER_COUNTRIES = {  # extra aliases for ISO 3166-3 entries that 1990s news still uses
     "USSR, Union of Soviet Socialist Republics": ("Soviet Union", ["USSR", "U.S.S.R."]),
-    "Yugoslavia, Socialist Federal Republic of": ("Yugoslavia", []),
+    "Yugoslavia, (Socialist) Federal Republic of": ("Yugoslavia", []),
     "Czechoslovakia, Czechoslovak Socialist Republic": ("Czechoslovakia", []),
     "German Democratic Republic": ("East Germany", ["German Democratic Republic", "GDR"]),
     "Zaire, Republic of": ("Zaire", []),
@@ -590,7 +591,12 @@ console.log(JSON.stringify(c.map(x => [x.name.common, ((x.demonyms||{}).eng||{})
     for extra in ("Arab", "Asian", "European", "African", "Latino", "Hispanic", "Western", "Soviet",
                   "Kurdish", "Kurd", "Palestinian", "Tibetan", "Uyghur", "Uighur", "Taiwanese",
                   "Hongkonger", "Jewish", "Muslim", "Christian", "Catholic", "Sunni", "Shia", "Shiite",
-                  "English", "Scottish", "Welsh", "Irish", "British", "Cantonese", "Mandarin"):
+                  "English", "Scottish", "Welsh", "Irish", "British", "Cantonese", "Mandarin",
+                  "Serb", "Croat", "Bosnian", "Bosniak", "Slovene", "Kosovar", "Pashtun", "Tamil",
+                  "Sikh", "Hindu", "Buddhist", "Druze", "Berber", "Hutu", "Tutsi", "Basque",
+                  "Catalan", "Flemish", "Walloon", "Chechen", "Tatar", "Roma", "Maori",
+                  "Aboriginal", "Inuit", "Yazidi", "Alawite", "Maronite", "Copt", "Coptic",
+                  "Afrikaner", "Zulu", "Xhosa", "Yoruba", "Igbo", "Hausa"):
         entries.append((extra, []))
     write(out_dir, "norp-demonyms.gaz",
           header("Nationalities and groups (NORP helper type: not scored, stops 'Chinese' from "
