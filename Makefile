@@ -141,6 +141,14 @@ memcheck: $(BUILD)/nerd
 	NERD_BIN=$(abspath $(BUILD)/nerd) NERD_VALGRIND=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    tests/integration -k "valgrind_safe"
 
+# Soak test: SOAK_SECONDS (default 180) of steady mixed load (good, malformed, invalid UTF-8,
+# oversize documents) against build/nerd; fails if RSS grows > 10 % or an error counter grows
+# for a reason that was not provoked.  Prints RSS at start and end.
+SOAK_SECONDS ?= 180
+.PHONY: soak
+soak: $(BUILD)/nerd
+	NERD_BIN=$(abspath $(BUILD)/nerd) SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/soak/soak.py
+
 # ---- demo, eval, bench ---------------------------------------------------------------------
 
 demo: deps $(BUILD)/nerd
@@ -175,14 +183,16 @@ fuzz: deps
 # ---- install -------------------------------------------------------------------------------
 #
 #   make install   [PREFIX=/usr/local] [DESTDIR=]   the binary, rules, .proto, man page, systemd
-#                                                  unit, and libnerd.a + nerd.h + nerd.pc
+#                                                  unit, configuration, libnerd.a + nerd.h + nerd.pc
 #   make uninstall [PREFIX=/usr/local] [DESTDIR=]   removes exactly those files
 #
 # The binary looks for its default rules in $(PREFIX)/share/nerd/rules/en, a path compiled into
 # it (NERD_DATADIR), so build and install with the same PREFIX:
 #     make PREFIX=/usr && sudo make PREFIX=/usr install
 # install refuses a build/nerd made for another PREFIX (then `make clean` first).  DESTDIR only
-# stages the files (for packages); it is not compiled in.
+# stages the files (for packages); it is not compiled in.  The configuration file
+# $(SYSCONFDIR)/nerd/nerd.conf (/etc/nerd with PREFIX=/usr) is installed only when there is none,
+# and uninstalled only when unchanged; a reference copy goes to $(DOCDIR)/nerd.conf.example.
 
 PREFIX         ?= /usr/local
 BINDIR         ?= $(PREFIX)/bin
@@ -193,6 +203,7 @@ LIBDIR         ?= $(PREFIX)/lib
 INCLUDEDIR     ?= $(PREFIX)/include
 PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL        ?= install
 CPPFLAGS       += -DNERD_DATADIR='"$(DATADIR)"'
 
@@ -205,6 +216,9 @@ INSTALL_PC_SED  := -e 's|@PREFIX@|$(PREFIX)|g' \
                    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
                    -e 's|@DATADIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(DATADIR))|g' \
                    -e 's|@VERSION@|$(INSTALL_VERSION)|g'
+INSTALL_SED     := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+                   -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+INSTALL_CONF    := $(DESTDIR)$(SYSCONFDIR)/nerd/nerd.conf
 
 .PHONY: install uninstall
 
@@ -215,7 +229,7 @@ install: $(BUILD)/nerd $(BUILD)/libnerd.a
 	  exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules/en $(DESTDIR)$(DATADIR)/proto \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/nerd
 	$(INSTALL) -m 755 $(BUILD)/nerd $(DESTDIR)$(BINDIR)/nerd
 	$(INSTALL) -m 644 $(addprefix rules/en/,$(INSTALL_RULES)) $(DESTDIR)$(DATADIR)/rules/en/
 	$(INSTALL) -m 644 rules/README.md $(DESTDIR)$(DATADIR)/rules/README.md
@@ -225,17 +239,25 @@ install: $(BUILD)/nerd $(BUILD)/libnerd.a
 	$(INSTALL) -m 644 $(BUILD)/libnerd.a $(DESTDIR)$(LIBDIR)/libnerd.a
 	$(INSTALL) -m 644 include/nerd.h $(DESTDIR)$(INCLUDEDIR)/nerd.h
 	sed $(INSTALL_PC_SED) dist/nerd.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/nerd.pc
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' dist/nerd.service.in \
-	    > $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service
+	sed $(INSTALL_SED) dist/nerd.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service
+	sed $(INSTALL_SED) dist/nerd.conf.in > $(DESTDIR)$(DOCDIR)/nerd.conf.example
+	@if [ -e $(INSTALL_CONF) ]; then echo "make install: kept $(INSTALL_CONF) as it is"; \
+	else echo "$(INSTALL) -m 644 $(DESTDIR)$(DOCDIR)/nerd.conf.example $(INSTALL_CONF)"; \
+	  $(INSTALL) -m 644 $(DESTDIR)$(DOCDIR)/nerd.conf.example $(INSTALL_CONF); fi
 
 uninstall:
+	@if [ -e $(INSTALL_CONF) ]; then \
+	  if sed $(INSTALL_SED) dist/nerd.conf.in | cmp -s - $(INSTALL_CONF); then \
+	    echo "rm -f $(INSTALL_CONF)"; rm -f $(INSTALL_CONF); \
+	  else echo "make uninstall: kept $(INSTALL_CONF): it was changed"; fi; fi
 	rm -f $(DESTDIR)$(BINDIR)/nerd $(addprefix $(DESTDIR)$(DATADIR)/rules/en/,$(INSTALL_RULES)) \
 	    $(DESTDIR)$(DATADIR)/rules/README.md $(DESTDIR)$(DATADIR)/proto/nerd.proto \
 	    $(DESTDIR)$(MANDIR)/man1/nerd.1 $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/rules.md \
 	    $(DESTDIR)$(LIBDIR)/libnerd.a $(DESTDIR)$(INCLUDEDIR)/nerd.h \
-	    $(DESTDIR)$(PKGCONFIGDIR)/nerd.pc $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service
+	    $(DESTDIR)$(PKGCONFIGDIR)/nerd.pc $(DESTDIR)$(SYSTEMDUNITDIR)/nerd.service \
+	    $(DESTDIR)$(DOCDIR)/nerd.conf.example
 	rmdir $(DESTDIR)$(DATADIR)/rules/en $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR)/proto \
-	    $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	    $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/nerd 2>/dev/null || true
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -55,10 +55,14 @@ class Daemon:
                "--in", "@tcp://127.0.0.1:%d" % self.pin, "--out", "@tcp://127.0.0.1:%d" % self.pout]
         if rules:
             cmd += ["--rules", rules]
+        if os.geteuid() == 0:
+            cmd += ["--allow-root"]  # the daemon refuses root otherwise; a bench has no user to drop to
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         # --quiet hides the ready line: wait for the ports to accept connections instead.
         deadline = time.time() + 20
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit("daemon_bench: nerd serve exited at start: " + self.proc.stderr.read().strip())
             try:
                 with socket.create_connection(("127.0.0.1", self.pout), timeout=0.2):
                     break

@@ -279,27 +279,33 @@ static void stats_print_table(stats_reply_t *reply, const char *control)
     stats_count_row(reply, "in flight", "in_flight");
     stats_count_row(reply, "queue depth", "queue_depth");
 
-    /* errors.*: the total, then each reason, the non-zero ones first. */
+    stats_count_row(reply, "unroutable", "unroutable");
+
+    /* errors.*: the total, then the reasons that occurred (all of them are in --json). */
     unsigned long long total = 0;
     size_t used = 0;
     line[0] = '\0';
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < reply->count; i++) {
-            stats_field_t *f = &reply->fields[i];
-            if (strncmp(f->key, "errors.", 7) != 0)
-                continue;
-            unsigned long long n = strtoull(f->value, NULL, 10);
-            if ((pass == 0) != (n > 0))
-                continue;
-            f->shown = 1;
-            total += n;
-            int w = snprintf(line + used, sizeof line - used, "%s%s %s", used > 0 ? ", " : "",
-                             f->key + 7, f->value);
-            if (w > 0 && (size_t)w < sizeof line - used)
-                used += (size_t)w;
-        }
-    printf("errors             %llu%s%s%s\n", total, used > 0 ? " (" : "", line,
-           used > 0 ? ")" : "");
+    for (size_t i = 0; i < reply->count; i++) {
+        stats_field_t *f = &reply->fields[i];
+        if (strncmp(f->key, "errors.", 7) != 0)
+            continue;
+        f->shown = 1;
+        unsigned long long n = strtoull(f->value, NULL, 10);
+        total += n;
+        if (n == 0)
+            continue;
+        int w = snprintf(line + used, sizeof line - used, "%s%s %s", used > 0 ? ", " : "",
+                         f->key + 7, f->value);
+        if (w > 0 && (size_t)w < sizeof line - used)
+            used += (size_t)w;
+    }
+    stats_get(reply, "errors_total");
+    printf("errors\n");
+    char number[32];
+    snprintf(number, sizeof number, "%llu", total);
+    stats_row("total", number);
+    if (used > 0)
+        stats_row("by reason", line);
 
     printf("performance\n");
     snprintf(line, sizeof line, "%s results/s", stats_value(reply, "rate_1m"));

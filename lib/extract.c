@@ -11,8 +11,10 @@
  * stays valid UTF-8.  Everything per document lives in the worker's arena; pattern calls reuse
  * the worker's match data, run under match and depth limits, and the clock is checked between
  * calls against the document's time budget.  A pattern is skipped when the text lacks a literal
- * every match contains, and tried only at the bytes a match can start with when PCRE2 cannot
- * find those itself (prefilter.h).
+ * every match contains, and tried only at the bytes a match can start with (and after the bytes
+ * its lookbehinds and \b allow) when PCRE2 cannot find those itself (prefilter.h).  Every match
+ * attempt sees a bounded window of text (EXTRACT_WINDOW), so no pattern makes extraction cost
+ * more than linear time in the length of the text.
  *
  * Building with -DNERD_PROFILE adds a per-rule timer printed to stderr at exit: a developer
  * tool for finding slow rules, never part of a normal build (the engine does not log).
@@ -238,6 +240,27 @@ static int next_match(doc_t *d, const rule_t *rule, size_t pos)
     }
 }
 
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* contains() for an ASCII needle in any ASCII case. */
+static int contains_caseless(const char *hay, size_t n, const char *needle, size_t m)
+{
+    unsigned char first = ascii_lower((unsigned char)needle[0]);
+    for (size_t i = 0; i + m <= n; i++) {
+        if (ascii_lower((unsigned char)hay[i]) != first)
+            continue;
+        size_t k = 1;
+        while (k < m && ascii_lower((unsigned char)hay[i + k]) == ascii_lower((unsigned char)needle[k]))
+            k++;
+        if (k == m)
+            return 1;
+    }
+    return 0;
+}
+
 #ifdef NERD_PROFILE
 #include <stdio.h>
 static uint64_t prof_ns[4096], prof_calls[4096];
@@ -268,7 +291,9 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
 #endif
 {
     size_t pos = 0;
-    if (rule->required_len && !contains(d->shadow, d->len, rule->required, rule->required_len))
+    if (rule->required_len &&
+        !(rule->caseless ? contains_caseless(d->shadow, d->len, rule->required, rule->required_len)
+                         : contains(d->shadow, d->len, rule->required, rule->required_len)))
         return 0; /* the text lacks something every match contains */
     while (pos <= d->len) {
         if (++d->calls >= CLOCK_EVERY) {

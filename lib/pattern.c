@@ -405,6 +405,7 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
 static void compile_one(loader_t *L, pending_pattern_t *pp)
 {
     rule_t *rule = &L->set->rules[pp->rule];
+    char *fast = NULL;
     expander_t ex;
     memset(&ex, 0, sizeof(ex));
     ex.L = L;
@@ -421,7 +422,7 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
     size_t text_len = ex.out.len;
     /* the same pattern with its word lists as tries (alttrie.h), when it compiles; else the
      * pattern as written, whose errors point at the rule file */
-    char *fast = alttrie_rewrite(text, text_len, &text_len);
+    fast = alttrie_rewrite(text, text_len, &text_len);
     if (fast != NULL) {
         rule->code = pcre2_compile((PCRE2_SPTR)fast, text_len, opts, &err, &off, NULL);
         if (rule->code != NULL)
@@ -451,7 +452,6 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
     }
     rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
     add_prefilter(rule, text, text_len, opts);
-    free(fast);
     uint32_t captures = 0;
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)
@@ -474,6 +474,7 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
                      "the relation %s has no named group: its arguments are written (?<role>...) "
                      "or {TYPE:role}", rule->name);
 done:
+    free(fast);
     strbuf_free(&ex.out);
     free(ex.lines);
     free(ex.cols);

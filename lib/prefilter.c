@@ -683,8 +683,6 @@ static int read_required(reader_t *r, literal_t *best)
 size_t prefilter_required_literal(const char *pattern, size_t len, int caseless, char *out,
                                   size_t cap)
 {
-    if (caseless)
-        return 0;
     reader_t r = {pattern, len, 0, 0, 0, 0, 0};
     literal_t best = {{0}, 0};
     int single = read_required(&r, &best);
@@ -695,6 +693,15 @@ size_t prefilter_required_literal(const char *pattern, size_t len, int caseless,
         n--; /* do not cut a character */
     while (n > 0 && ((unsigned char)best.text[n - 1] & 0xC0) == 0xC0)
         n--;
+    if (caseless) {
+        /* found case-insensitively by the caller: only where ASCII folding is the whole story
+         * (k and s have non-ASCII case variants: the Kelvin sign, the long s) */
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)best.text[k];
+            if (c >= 0x80 || (c | 0x20) == 'k' || (c | 0x20) == 's')
+                return 0;
+        }
+    }
     memcpy(out, best.text, n);
     return n >= 3 ? n : 0;
 }
@@ -772,6 +779,19 @@ static void lead_union(lead_t *a, const lead_t *b)
         lead_any(a);
         return;
     }
+    lead_t fresh;   /* b without the pairs a already has */
+    fresh.n = 0;
+    for (int k = 0; k < b->n; k++) {
+        int dup = 0;
+        for (int j = 0; j < a->n && !dup; j++)
+            dup = memcmp(a->b1[j], b->b1[k], 32) == 0 && memcmp(a->b2[j], b->b2[k], 32) == 0;
+        if (!dup) {
+            memcpy(fresh.b1[fresh.n], b->b1[k], 32);
+            memcpy(fresh.b2[fresh.n], b->b2[k], 32);
+            fresh.n++;
+        }
+    }
+    b = &fresh;
     if (a->n + b->n > PREFILTER_PAIRS) {
         lead_fold(a);
         lead_t c = *b;

@@ -23,7 +23,7 @@ int prefilter_first_bytes(const char *pattern, size_t len, int caseless, uint8_t
 
 /*
  * Writes to out (up to cap bytes) the longest run of literal characters that every match of a
- * case-sensitive pattern must contain ("contributed" in "(?<span>@NAME)\s+contributed\b");
+ * pattern must contain (for a caseless pattern: in any ASCII case, and only plain ASCII runs) ("contributed" in "(?<span>@NAME)\s+contributed\b");
  * returns its length, 0 when there is none of at least 3 bytes.  A text without it cannot
  * match, so the extractor skips the pattern there.
  */

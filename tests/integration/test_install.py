@@ -17,6 +17,9 @@ import pytest
 
 from conftest import NERD, REPO, SLOW
 
+# The tests run as root in CI and containers, where nerd serve wants --user or this.
+os.environ.setdefault("NERD_ALLOW_ROOT", "1")
+
 PREFIX = "/usr/local"
 
 INSTALLED = [
@@ -32,6 +35,8 @@ INSTALLED = [
     "include/nerd.h",
     "lib/pkgconfig/nerd.pc",
     "lib/systemd/system/nerd.service",
+    "etc/nerd/nerd.conf",
+    "share/doc/nerd/nerd.conf.example",
 ]
 
 # Our own sentence, with a name the engine must call a PERSON.
@@ -164,6 +169,12 @@ def test_embed_the_installed_library(staged, tmp_path):
         ran.stdout.splitlines(), ran.stdout
 
 
+def run_help(*command):
+    done = subprocess.run([NERD, *command, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_man_page_renders(staged):
     if shutil.which("man") is None:
         pytest.skip("man is not installed")
@@ -173,19 +184,27 @@ def test_man_page_renders(staged):
                           timeout=60)
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "ENDPOINTS",
-                    "TOPICS", "SIGNALS", "FILES", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES",
-                    "SEE ALSO"):
+    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS",
+                    "CONFIGURATION FILE", "ENDPOINTS", "TOPICS", "SIGNALS", "FILES",
+                    "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"):
         assert re.search(rf"^{heading}$", text, re.M), f"no {heading} section"
     for word in ("nerd serve", "nerd extract", "nerd push", "nerd tail", "rules check",
                  "rules test", "error.too_big", "SIGHUP", "NERD_RULES"):
         assert word in text, word
+    # Every command and every long option that `nerd --help` and `nerd CMD --help` list.
+    listing = run_help().split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    commands = sorted(set(re.findall(r"^  ([a-z]+)\b", listing, re.M)))
+    assert {"serve", "extract", "push", "tail", "rules"} <= set(commands), commands
+    for command in commands:
+        assert re.search(rf"^ +nerd {command}\b", text, re.M), f"no synopsis for {command}"
+        for option in set(re.findall(r"--[a-z][a-z-]+", run_help(command))):
+            assert option in text, f"nerd {command} {option} is not in the man page"
 
 
 def test_systemd_unit(staged):
     unit = (root(staged) / "lib/systemd/system/nerd.service").read_text()
     settings = [line for line in unit.splitlines() if line and not line.startswith("#")]
-    for want in ("Type=notify", "NotifyAccess=main", f"ExecStart={PREFIX}/bin/nerd serve $NERD_OPTS",
+    for want in ("Type=notify", "NotifyAccess=main", f"ExecStart={PREFIX}/bin/nerd serve --config {PREFIX}/etc/nerd/nerd.conf $NERD_OPTS",
                  "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "DynamicUser=yes",
                  "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
                  "PrivateTmp=yes", "PrivateDevices=yes",
@@ -205,6 +224,30 @@ def test_systemd_unit(staged):
                 if line.strip() and "is not executable" not in line
                 and "sysinit.target" not in line]
     assert not problems, done.stderr
+
+
+def test_shipped_configuration_is_accepted(start_daemon, staged):
+    """The nerd.conf that the unit reads is valid for this nerd serve: every key an option, every
+    value accepted (the test's own endpoints, given as flags, win over the file's)."""
+    if b"--config" not in open(NERD, "rb").read():
+        pytest.skip("this nerd serve has no --config yet")
+    conf = root(staged) / "etc/nerd/nerd.conf"
+    text = conf.read_text()
+    assert f"rules = {PREFIX}/share/nerd/rules/en" in text.splitlines()
+    assert "@" not in re.sub(r"[@>]tcp://", "", re.sub(r"#.*", "", text))   # all filled in
+    d = start_daemon(extra=("--config", str(conf)))
+    assert d.in_ep in d.log()      # the command line won over the file's "in ="
+
+
+def test_uninstall_keeps_a_changed_configuration(tmp_path):
+    make("install", f"DESTDIR={tmp_path}", f"PREFIX={PREFIX}")
+    conf = root(tmp_path) / "etc/nerd/nerd.conf"
+    conf.write_text(conf.read_text() + "threads = 2\n")
+    installed_again = make("install", f"DESTDIR={tmp_path}", f"PREFIX={PREFIX}")
+    assert "kept" in installed_again.stdout
+    assert conf.read_text().endswith("threads = 2\n")
+    make("uninstall", f"DESTDIR={tmp_path}", f"PREFIX={PREFIX}")
+    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == [conf]
 
 
 def test_install_refuses_a_binary_built_for_another_prefix(tmp_path):

@@ -8,6 +8,7 @@ load, that its results already reach the subscriber through the forwarder (a PUB
 publishes before the subscription has travelled all the way back to it).
 """
 
+import json
 import re
 import signal
 import subprocess
@@ -168,7 +169,6 @@ def test_three_workers_behind_one_proxy_pair(start_daemon, zctx, pb, tmp_path):
             assert synced, f"worker {i} never reached the subscriber\n{workers[i].describe()}"
 
         # The load: DOCS documents through the streamer, pushed by `nerd push --jsonl`.
-        import json
         batch = tmp_path / "batch.jsonl"
         with batch.open("w") as f:
             for n in range(DOCS):

@@ -62,8 +62,7 @@ def socket_as(ctx, kind, endpoint, server=None, keys=None):
     return s
 
 
-def test_curve_allowed_client_gets_results_others_nothing_valgrind_safe(start_daemon, zctx, pb,
-                                                                          curve):
+def test_curve_allowed_client_gets_results_others_nothing(start_daemon, zctx, pb, curve):
     d = start_daemon(extra=curve["args"])
     push = socket_as(zctx, zmq.PUSH, d.in_ep, curve["server"], curve["allowed"])
     sub = socket_as(zctx, zmq.SUB, d.out_ep, curve["server"], curve["allowed"])

@@ -8,15 +8,18 @@ nothing at all, and against a real daemon when `nerd serve` has --control.
 
 import json
 import os
+import pty
 import re
 import stat
+import subprocess
+import threading
 import time
 
 import pytest
 import zmq
 import zmq.auth
 
-from conftest import SLOW, free_ports, run_nerd
+from conftest import NERD, SLOW, free_ports, run_nerd
 
 Z85 = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 
@@ -125,7 +128,6 @@ class FakeControl:
         self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.reply = reply
         self.request = None
-        import threading
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -156,7 +158,7 @@ def test_stats_table(zctx):
     out = r.stdout.decode()
     for pattern in [r"uptime\s+1h 02m 05s", r"received\s+100", r"published\s+97",
                     r"replied\s+2", r"dropped\s+1", r"in flight\s+0",
-                    r"errors\s+4 \(decode 1, too_big 3, utf8 0",
+                    r"total\s+4\n", r"by reason\s+decode 1, too_big 3\n",
                     r"rate \(last min\)\s+1\.6 results/s", r"latency\s+p50 0\.8 ms, p99 2\.1 ms",
                     r"version\s+en@32f9179a", r"loaded\s+2026-11-29T09:00:00Z \(took 45\.0 ms\)",
                     r"reloads\s+1 \(0 failed\)", r"future_counter\s+7"]:
@@ -230,10 +232,10 @@ def test_config_syntax_errors_name_file_and_line(tmp_path, text, line, fragment)
 def test_config_unknown_key_is_refused(tmp_path):
     needs_config()
     conf = tmp_path / "nerd.conf"
-    conf.write_text("thread = 4\n")
+    conf.write_text("treads = 4\n")      # (not "thread": getopt_long takes unique prefixes)
     r = run_nerd("serve", "--config", conf, timeout=20)
     assert r.returncode == 2
-    assert b"thread" in r.stderr
+    assert b"treads" in r.stderr
 
 
 def test_config_missing_file(tmp_path):
@@ -257,9 +259,6 @@ def _batch(tmp_path, n=4000):
 
 def _run_with_tty_stderr(args, timeout=120):
     """Runs nerd with stderr on a pseudo-terminal; returns (exit code, what the terminal got)."""
-    import pty
-    import subprocess
-    from conftest import NERD
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen([NERD, *map(str, args)], stdin=subprocess.DEVNULL,
@@ -282,13 +281,14 @@ def _run_with_tty_stderr(args, timeout=120):
 
 def test_extract_progress_only_on_a_terminal(tmp_path):
     batch = _batch(tmp_path)
-    rc, term = _run_with_tty_stderr(["extract", "--jsonl", batch])
+    rc, term = _run_with_tty_stderr(["extract", "--time-budget", "0", "--jsonl", batch])
     assert rc == 0
     assert "\r" in term and "documents" in term and "MB/s" in term, repr(term[-300:])
     assert "4000/4000 (100%) documents" in term, repr(term[-300:])
-    rc, term = _run_with_tty_stderr(["extract", "--quiet", "--jsonl", batch])
+    rc, term = _run_with_tty_stderr(["extract", "--time-budget", "0", "--quiet", "--jsonl",
+                                     batch])
     assert rc == 0 and term == "", repr(term)
-    r = run_nerd("extract", "--jsonl", batch)          # stderr is a pipe: nothing
+    r = run_nerd("extract", "--time-budget", "0", "--jsonl", batch)   # stderr a pipe: nothing
     assert r.returncode == 0 and r.stderr == b""
     assert r.stdout.count(b"\n") == 4000
 

@@ -440,11 +440,48 @@ static void test_prefilter_required_literal(void **state)
     assert_int_equal(required("(?:said|told)", 0, lit), 0);
     assert_int_equal(required("said|told", 0, lit), 0);
     assert_int_equal(required("(?!never)\\w+", 0, lit), 0);
-    assert_int_equal(required("contributed", 1, lit), 0);
+    /* a caseless pattern: plain ASCII letters only, and no k or s (Kelvin sign, long s) */
+    assert_int_equal(required("contributed", 1, lit), 11);
+    assert_int_equal(required("\\s+ago\\b", 1, lit), 3);
+    assert_int_equal(required("said\\b", 1, lit), 0);
+    assert_int_equal(required("\\bweek\\b", 1, lit), 0);
     assert_int_equal(required("(?i)contributed", 0, lit), 0);
     assert_int_equal(required("x(?i:abc)defg", 0, lit), 0);
     assert_int_equal(required("ab", 0, lit), 0);
     assert_int_equal(required("a\\x{03}\\x{1f}*+b", 0, lit), 0);
+}
+
+/* Where a match may start, by the bytes before it. */
+static int prev_allows(const char *pattern, int word_first, const char *text, size_t pos)
+{
+    prefilter_prev_t *prev = malloc(sizeof(*prev));
+    assert_non_null(prev);
+    prefilter_prev_bytes(pattern, strlen(pattern), 0, word_first, prev);
+    int ok = prefilter_prev_allows(prev, (const unsigned char *)text, pos);
+    free(prev);
+    return ok;
+}
+
+static void test_prefilter_prev_bytes(void **state)
+{
+    (void)state;
+    const char *sstart = "(?:^|(?<=[.!?]\\s)|(?<=\\n))\\p{Lu}\\w+";
+    const char *text = "Ann met Bob. Cai left\nDee";
+    assert_true(prev_allows(sstart, 0, text, 0));            /* the start */
+    assert_false(prev_allows(sstart, 0, text, 8));           /* "Bob" after a blank only */
+    assert_true(prev_allows(sstart, 0, text, 13));           /* "Cai" after ". " */
+    assert_true(prev_allows(sstart, 0, text, 22));           /* "Dee" after a line break */
+    /* \b before a word: not right after a letter, where the match starts with a word byte */
+    assert_false(prev_allows("\\b(?:one|two)\\s+days", 1, "anyone two", 3));
+    assert_true(prev_allows("\\b(?:one|two)\\s+days", 1, "anyone two", 7));
+    assert_true(prev_allows("\\b(?:one|two)\\s+days", 0, "anyone two", 3));
+    /* a negative lookbehind of letters; an optional one constrains nothing */
+    assert_false(prev_allows("(?<![\\p{L}'-])\\p{Lu}\\w+", 0, "McDonald", 2));
+    assert_true(prev_allows("(?<![\\p{L}'-])\\p{Lu}\\w+", 0, "(Donald", 1));
+    assert_true(prev_allows("(?:(?<=\\n))?\\p{Lu}\\w+", 0, "xDonald", 1));
+    /* what is not worked out allows everything */
+    assert_true(prev_allows("(?<=\\w{2,})x", 0, "ab x", 3));
+    assert_true(prev_allows("x", 0, "ab x", 3));
 }
 
 /* ---- extraction ---- */
@@ -957,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_gazetteer_nested_phrases),
         cmocka_unit_test(test_prefilter_first_bytes),
         cmocka_unit_test(test_prefilter_required_literal),
+        cmocka_unit_test(test_prefilter_prev_bytes),
         cmocka_unit_test(test_alttrie_same_matches),
         cmocka_unit_test(test_extract_basic_and_aliases),
         cmocka_unit_test(test_extract_type_context_across_phases),
