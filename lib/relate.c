@@ -12,6 +12,7 @@
 #include "extract.h"
 
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #define ARG_UNSET UINT32_MAX
@@ -148,6 +149,28 @@ static int compatible(const pronouns_t *p, const char *name, char cls)
     return cls == 0 || known == 0 || known == cls;
 }
 
+/*
+ * The pronoun class an honorific right before a mention gives its person: "Mr. Hemming" is a he,
+ * "Ms. Ruslim" a she.  News style guides use them on later mentions, exactly where "he said"
+ * needs telling two people apart.  0 when there is none.
+ */
+static char honorific_class(const doc_t *d, const nerd_entity_t *e)
+{
+    static const struct {
+        const char *word;
+        char cls;
+    } honorifics[] = {{"Mr. ", 'M'}, {"Mr ", 'M'}, {"Mrs. ", 'F'}, {"Mrs ", 'F'},
+                      {"Ms. ", 'F'}, {"Ms ", 'F'}, {"Miss ", 'F'}, {"Sir ", 'M'},
+                      {"Dame ", 'F'}, {"Lord ", 'M'}, {"Lady ", 'F'}};
+    for (size_t k = 0; k < sizeof(honorifics) / sizeof(honorifics[0]); k++) {
+        size_t n = strlen(honorifics[k].word);
+        if (e->start >= n && memcmp(d->text + e->start - n, honorifics[k].word, n) == 0 &&
+            (e->start == n || !isalpha((unsigned char)d->text[e->start - n - 1])))
+            return honorifics[k].cls;
+    }
+    return 0;
+}
+
 /* A mention right before 's is a possessor ("Closs's parents"), rarely what he/she means. */
 static int possessive(const doc_t *d, const nerd_entity_t *e)
 {
@@ -260,8 +283,10 @@ static int collect_persons(doc_t *d, pronouns_t *p)
         return NERD_ENOMEM;
     const char *person = d->rules->person_type >= 0 ? d->rules->types[d->rules->person_type] : NULL;
     for (size_t k = 0; k < d->final_count; k++)
-        if (person && d->final[k].type == person)
+        if (person && d->final[k].type == person) {
             p->persons[p->person_count++] = (uint32_t)k;
+            remember_class(p, d->final[k].canonical, honorific_class(d, &d->final[k]));
+        }
     return 0;
 }
 
