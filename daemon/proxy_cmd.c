@@ -11,7 +11,7 @@
  *   --both   one of each in one process, on four endpoints.
  *
  * Each device is zmq_proxy_steerable() in a thread of its own with an inproc PAIR control socket.
- * The main thread blocks SIGINT/SIGTERM before anything else starts (so ZeroMQ's threads and the
+ * The main thread blocks SIGINT/SIGTERM (and SIGHUP, which it only logs) before anything else starts (so ZeroMQ's threads and the
  * device threads never see them) and waits for them with sigwait(); then it asks each device for
  * its STATISTICS, sends TERMINATE, joins the threads and closes every socket with ZMQ_LINGER set,
  * so the shutdown neither hangs nor loses the messages already handed over.  A device thread that
@@ -70,8 +70,8 @@ static const char proxy_usage[] =
     "  -v, --verbose           log more\n"
     "  -h, --help              show this help\n"
     "\n"
-    "SIGTERM or SIGINT stops the proxy cleanly (exit status 0).  Exit status 1: an endpoint\n"
-    "could not be bound or connected; 2: usage error.\n"
+    "SIGTERM or SIGINT stops the proxy cleanly (exit status 0); SIGHUP is ignored (logged).\n"
+    "Exit status 1: an endpoint could not be bound or connected; 2: usage error.\n"
     "\n"
     "Example (three workers behind one proxy pair):\n"
     "  nerd proxy --both --docs-in @tcp://*:5555 --docs-out @tcp://*:5565 \\\n"
@@ -274,13 +274,20 @@ static void proxy_log_stats(proxy_device_t *dev)
              " messages back to front", proxy_mode_name(dev->mode), v[0], v[1], v[4]);
 }
 
-/* Waits for SIGINT/SIGTERM (or SIGUSR1 from a failed device); returns the signal. */
+/*
+ * Waits for SIGINT/SIGTERM (or SIGUSR1 from a failed device); returns the signal.  SIGHUP (a
+ * service manager's "reload") is answered with a log line: a proxy has nothing to reload.
+ */
 static int proxy_wait(const sigset_t *set)
 {
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        log_info("SIGHUP: a proxy has no configuration to reload; still running");
+    }
 }
 
 static void proxy_close(proxy_device_t *dev)
@@ -321,6 +328,7 @@ int proxy_main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
     int status = CLI_OK;

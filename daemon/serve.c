@@ -58,7 +58,8 @@ static const char serve_usage[] =
     "Endpoints (ZeroMQ syntax; \"@\" binds, \">\" connects, bare binds; several separated by\n"
     "commas):\n"
     "  -i, --in ENDPOINT      PULL socket for Documents (default @" SERVE_DEFAULT_IN ")\n"
-    "  -o, --out ENDPOINT     PUB socket for Results (default @" SERVE_DEFAULT_OUT "),\n"
+    "  -o, --out ENDPOINT     XPUB socket (SUB clients) for Results (default\n"
+    "                         @" SERVE_DEFAULT_OUT "),\n"
     "                         two frames: [topic][Result]; topic \"result\" when status is\n"
     "                         OK, \"error.CODE\" for errors (error.decode, error.utf8,\n"
     "                         error.too_big, ...)\n"
@@ -69,7 +70,7 @@ static const char serve_usage[] =
     "      --control ENDPOINT ROUTER answering \"stats\" with the counters as JSON (`nerd\n"
     "                         stats`; default @tcp://127.0.0.1:5558, \"none\" = off)\n"
     "      --metrics HOST:PORT  HTTP endpoint: GET /metrics (Prometheus), /healthz, /readyz\n"
-    "                         (default: none)\n"
+    "                         (default: none; \":9100\" = 127.0.0.1:9100)\n"
     "\n";
 
 /* In two parts: ISO C promises string literals up to 4095 bytes only. */
@@ -77,8 +78,9 @@ static const char serve_usage_more[] =
     "Delivery:\n"
     "      --no-drop          never drop a Result: a subscriber whose queue is full (ZeroMQ's\n"
     "                         high-water mark) makes the daemon wait and stop reading input\n"
-    "                         until it catches up (back-pressure to the pushers).  Without it\n"
-    "                         a full subscriber misses Results; they are counted as dropped\n"
+    "                         until it catches up (back-pressure to the pushers).  Without\n"
+    "                         it a Result that finds a subscriber's queue full is dropped\n"
+    "                         (for every subscriber), logged and counted as dropped\n"
     "      --heartbeat-ms N   ZMQ heartbeats on every connection, a dead peer is noticed after\n"
     "                         3N ms (default 5000; 0 = off)\n"
     "\n"
@@ -111,9 +113,11 @@ static const char serve_usage_more[] =
     "\n"
     "Signals: SIGTERM/SIGINT stop taking input, publish every Result in flight, exit 0 (a second\n"
     "one exits at once, status 1 if documents were lost); SIGHUP reloads the rules (a set that\n"
-    "fails to load is logged and the old one keeps serving).  With $NOTIFY_SOCKET set (systemd\n"
-    "Type=notify) READY=1, RELOADING=1 and STOPPING=1 are sent.  With --threads 1 results come out in input order; with more threads\n"
-    "documents may overtake each other.\n"
+    "fails to load is logged and the old one keeps serving).  With --no-drop or --out-push,\n"
+    "SIGTERM waits until the consumers have taken every Result.  With $NOTIFY_SOCKET set\n"
+    "(systemd Type=notify) READY=1, RELOADING=1 and STOPPING=1 are sent.\n"
+    "With --threads 1 results come out in input order; with more threads documents may\n"
+    "overtake each other.\n"
     "\n"
     "Examples:\n"
     "  nerd serve\n"
@@ -129,6 +133,7 @@ enum { SERVE_DRAIN_QUIET, SERVE_DRAIN_DETACHED, SERVE_DRAIN_DONE };
 #define SERVE_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
 #define SERVE_DEFAULT_HEARTBEAT_MS 5000
 #define SERVE_CONTROL_FRAMES 8        /* routing frames + request kept; more are dropped */
+#define SERVE_WAKE_RELOADED 0xff      /* written to the signal pipe: a reload has finished */
 
 /* Long options without a short form. */
 enum {
@@ -167,6 +172,12 @@ typedef struct serve {
     serve_pending_t pending;
     serve_http_t *http;
     serve_zap_t *zap;
+    pthread_t reload_thread;         /* SIGHUP: loads the rules (serve_reload) */
+    int reloading, reload_again;
+    atomic_int reload_done;          /* set by the reload thread when it is finished */
+    nerd_rules_t *reload_result;     /* written by the reload thread, read after the join */
+    char *reload_errors;
+    double reload_ms;
     uint64_t started_ms;
     size_t in_flight, max_in_flight;
     int stopping;                    /* a SIGTERM/SIGINT came: drain and finish */
@@ -391,7 +402,8 @@ static int serve_external_options(serve_t *s, void *socket, int type, const char
             return -1;
         }
     }
-    if (s->zap != NULL && serve_zap_secure(s->zap, socket) != 0) {
+    if (s->zap != NULL &&
+        (serve_zap_secure(s->zap, socket) != 0 || serve_zap_watch(s->zap, socket, what) != 0)) {
         log_error("--%s: cannot make it a CURVE server: %s", what, zmq_strerror(errno));
         return -1;
     }
@@ -539,24 +551,36 @@ static void serve_rules_name(const char *dir, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(len - start), dir + start);
 }
 
-/* Loads the rule set (logging every error); records its version and load time. */
+/* Logs the errors of a failed load, one line each, and frees them. */
+static void serve_log_rule_errors(char *errors)
+{
+    for (char *line = errors != NULL ? strtok(errors, "\n") : NULL; line != NULL;
+         line = strtok(NULL, "\n"))
+        log_error("  %s", line);
+    free(errors);
+}
+
+/* Records a rule set just loaded in ms milliseconds: version, load time, when. */
+static void serve_note_rules(serve_t *s, const nerd_rules_t *rules, double ms)
+{
+    s->stats.rule_set_load_ms = ms;
+    s->stats.rule_set_loaded_at = (int64_t)time(NULL);
+    snprintf(s->stats.rule_set_version, sizeof s->stats.rule_set_version, "%s",
+             nerd_rules_version(rules));
+}
+
+/* Loads the rule set at start-up (logging every error). */
 static nerd_rules_t *serve_load_rules(serve_t *s)
 {
     char *errors = NULL;
     uint64_t start = serve_now_us();
     nerd_rules_t *rules = nerd_rules_load(s->rules_dir, &errors);
-    double ms = (double)(serve_now_us() - start) / 1000.0;
-    if (rules == NULL) {
-        for (char *line = errors != NULL ? strtok(errors, "\n") : NULL; line != NULL;
-             line = strtok(NULL, "\n"))
-            log_error("  %s", line);
+    if (rules != NULL) {
+        serve_note_rules(s, rules, (double)(serve_now_us() - start) / 1000.0);
+        free(errors);
     } else {
-        s->stats.rule_set_load_ms = ms;
-        s->stats.rule_set_loaded_at = (int64_t)time(NULL);
-        snprintf(s->stats.rule_set_version, sizeof s->stats.rule_set_version, "%s",
-                 nerd_rules_version(rules));
+        serve_log_rule_errors(errors);
     }
-    free(errors);
     return rules;
 }
 
@@ -862,21 +886,75 @@ static int serve_take_control(serve_t *s, void *socket)
 
 /* ---- the loop: signals -------------------------------------------------------------------- */
 
+/*
+ * SIGHUP: the rules are loaded by a thread of their own (a big set takes a second or more), so
+ * that documents, the control socket and /healthz are served meanwhile by the old set.  The
+ * thread sets reload_done and wakes the loop through the signal pipe; serve_reload_finish then
+ * swaps the set in.  A SIGHUP during a reload starts another one after it (files may have
+ * changed again).
+ */
+static void *serve_reload_run(void *arg)
+{
+    serve_t *s = arg;
+    uint64_t start = serve_now_us();
+    s->reload_result = nerd_rules_load(s->rules_dir, &s->reload_errors);
+    s->reload_ms = (double)(serve_now_us() - start) / 1000.0;
+    atomic_store(&s->reload_done, 1);
+    unsigned char wake = SERVE_WAKE_RELOADED;
+    ssize_t n = write(serve_signal_fd[1], &wake, 1);
+    (void)n;   /* a full pipe wakes the loop anyway */
+    return NULL;
+}
+
 static void serve_reload(serve_t *s)
 {
+    if (s->reloading) {
+        s->reload_again = 1;
+        return;
+    }
     log_info("SIGHUP: reloading the rules from %s", s->rules_dir);
     serve_notify("RELOADING=1");
-    nerd_rules_t *rules = serve_load_rules(s);
+    s->reload_result = NULL;
+    s->reload_errors = NULL;
+    atomic_store(&s->reload_done, 0);
+    /* The thread must not take our signals. */
+    serve_signals_mask(SIG_BLOCK);
+    int rc = pthread_create(&s->reload_thread, NULL, serve_reload_run, s);
+    serve_signals_mask(SIG_UNBLOCK);
+    if (rc != 0) {
+        log_error("reload failed: cannot start a thread: %s", strerror(rc));
+        s->stats.reload_failures++;
+        serve_notify("READY=1");
+        return;
+    }
+    s->reloading = 1;
+}
+
+/* Waits for the reload thread and installs what it loaded. */
+static void serve_reload_finish(serve_t *s)
+{
+    pthread_join(s->reload_thread, NULL);
+    s->reloading = 0;
+    nerd_rules_t *rules = s->reload_result;
+    s->reload_result = NULL;
     if (rules == NULL) {
+        serve_log_rule_errors(s->reload_errors);
         log_error("reload failed; still serving version %s", s->stats.rule_set_version);
         s->stats.reload_failures++;
     } else {
+        free(s->reload_errors);
+        serve_note_rules(s, rules, s->reload_ms);
         log_info("reloaded the rules: version %s, %zu rules, %.1f ms", nerd_rules_version(rules),
-                 nerd_rules_count(rules), s->stats.rule_set_load_ms);
+                 nerd_rules_count(rules), s->reload_ms);
         serve_rules_swap(&s->rules, rules);
         s->stats.reloads++;
     }
+    s->reload_errors = NULL;
     serve_notify("READY=1");
+    if (s->reload_again) {
+        s->reload_again = 0;
+        serve_reload(s);
+    }
 }
 
 static const char *serve_signal_name(int sig)
@@ -917,10 +995,12 @@ static void serve_handle_signals(serve_t *s)
         for (ssize_t i = 0; i < n; i++) {
             if (sigs[i] == SIGHUP)
                 serve_reload(s);
-            else
+            else if (sigs[i] != SERVE_WAKE_RELOADED)
                 serve_begin_stop(s, sigs[i]);
         }
     }
+    if (s->reloading && atomic_load(&s->reload_done))
+        serve_reload_finish(s);
 }
 
 /* Room for one more document: under the in-flight bound and no Result waiting for an output. */
@@ -1066,6 +1146,13 @@ static void serve_teardown(serve_t *s)
 {
     /* First the HTTP thread: it may be asking the main thread over inproc. */
     serve_http_stop(&s->http);
+    if (s->reloading) {
+        pthread_join(s->reload_thread, NULL);
+        s->reloading = 0;
+        nerd_rules_unref(&s->reload_result);
+        free(s->reload_errors);
+        s->reload_errors = NULL;
+    }
     if (s->workers != NULL)
         serve_stop_workers(s);
     for (int i = 0; i < s->worker_count; i++) {
@@ -1226,6 +1313,7 @@ int serve_main(int argc, char **argv)
     atomic_init(&s->stop, 0);
     atomic_init(&s->ready, 0);
     atomic_init(&s->started_jobs, 0);
+    atomic_init(&s->reload_done, 0);
 
     /* Threads started from here on (ZeroMQ's and ours) inherit a mask without our signals, so
      * that only the main thread runs the handlers. */

@@ -1,22 +1,27 @@
 /*
- * serve.h - `nerd serve`, the daemon: what its main thread (serve.c) and its worker threads
- * (serve_worker.c) share.
+ * serve.h - `nerd serve`, the daemon: what its main thread (serve.c), its worker threads
+ * (serve_worker.c) and its helpers share: counters and reports (serve_stats.c), the HTTP
+ * endpoint (serve_http.c), CURVE and ZAP (serve_zap.c), systemd and privileges (serve_sys.c).
  *
  * Sockets and threads:
  *
- *     PUSH clients ---> [PULL  --in] ----+                  +---> [PUB --out] ---> SUB clients
- *   REQ/DEALER clients <-> [ROUTER --reply] <-+   main thread  +---> (answers on the ROUTER)
- *                                               |         ^
- *                           inproc PUSH "work"  v         |  inproc PULL "done"
+ *     PUSH clients ---> [PULL  --in] ----+                  +---> [XPUB --out] ---> SUB clients
+ *   REQ/DEALER clients <-> [ROUTER --reply] <-+  main thread  +---> [PUSH --out-push] (optional)
+ *   `nerd stats` <-> [ROUTER --control] <-----+    |     ^     +---> (answers on the ROUTER)
+ *   HTTP thread (--metrics) <-> inproc control -+    |     |
+ *                           inproc PUSH "work"    v     |  inproc PULL "done"
  *                                          worker threads (--threads N)
+ *   ZAP thread (--curve-secret): admits CURVE clients by public key (serve_zap.c)
  *
  * Only the main thread touches the external sockets; it polls them together with a self-pipe the
  * signal handlers write to.  A job goes to the workers as [serve_job_t][envelope...][Document];
  * its answer comes back as [serve_job_t][envelope...][topic][Result].  The number of jobs in
  * flight is bounded (SERVE_INFLIGHT_PER_WORKER per worker), so the inproc queues stay bounded
- * and a full daemon pushes back on its clients through ZeroMQ's high-water marks.
+ * and a full daemon pushes back on its clients through ZeroMQ's high-water marks.  With
+ * --no-drop (or --out-push) a full output stops the main thread from taking input until it has
+ * room, so a slow consumer pushes back all the way to the pushers (see serve.c).
  *
- * Topics on the PUB socket (first frame of each two-frame message):
+ * Topics on the output sockets (first frame of each two-frame message):
  *   "result"          a Document processed (Result.status = OK)
  *   "error.<code>"    a Document that failed, <code> = Result.error_code: "decode" (the frame is
  *                     not a Document), "rule_set", or the engine's nerd_strerror_name(): "utf8",
@@ -208,6 +213,12 @@ serve_zap_t *serve_zap_start(void *ctx, const char *secret_path, const char *all
                              char *err, size_t errlen);
 /* Makes socket a CURVE server with the secret key (before it binds or connects).  0 or -1. */
 int serve_zap_secure(const serve_zap_t *zap, void *socket);
+/*
+ * Logs the handshakes that fail on socket before they reach the handler (a client without CURVE,
+ * a wrong server key), with what (the option naming the socket).  Main thread only, before the
+ * socket binds or connects.  0 or -1.
+ */
+int serve_zap_watch(serve_zap_t *zap, void *socket, const char *what);
 /* Stops and joins the thread and closes the handler socket (before zmq_ctx_term); NULL-safe. */
 void serve_zap_stop(serve_zap_t **zap);
 

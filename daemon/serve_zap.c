@@ -7,7 +7,10 @@
  * [client public key, 32 bytes].  The handler answers [version][request id][status code]
  * [status text][user id][metadata]: "200" when the key is one of the client key files in the
  * allow directory, "400" otherwise (and logs the refusal, rate-limited, with the peer's address).
- * A client that does not speak CURVE never gets this far: its handshake fails inside ZeroMQ.
+ * A client that does not speak CURVE (or has the wrong server key) never gets this far: its
+ * handshake fails inside ZeroMQ, which a socket monitor on every secured socket reports to the
+ * same thread (serve_zap_watch); those are logged too, with the endpoint (ZeroMQ does not give
+ * the peer's address for them).
  *
  * The allowed keys are read once at start-up; restart the daemon to change them.
  */
@@ -26,11 +29,22 @@
 
 #define SERVE_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define SERVE_ZAP_FRAMES 7
+#define SERVE_ZAP_WATCHES 8
+
+/* A monitor of one secured socket: a PAIR that receives its handshake failures. */
+typedef struct serve_zap_watch {
+    void *pair;
+    char what[16];              /* the option that made the socket: "in", "out", ... */
+} serve_zap_watch_t;
 
 struct serve_zap {
     pthread_t thread;
     int started;
+    void *ctx;
     void *handler;              /* REP, bound to SERVE_ZAP_ENDPOINT */
+    pthread_mutex_t lock;       /* guards watches: added by the main thread, read by ours */
+    serve_zap_watch_t watches[SERVE_ZAP_WATCHES];
+    size_t watch_count;
     atomic_int stop;
     char secret_z85[41];
     uint8_t (*allowed)[32];     /* allowed client public keys, binary */
@@ -152,15 +166,62 @@ static void serve_zap_answer(serve_zap_t *zap, zmq_msg_t *frames, size_t count)
     zmq_send(zap->handler, "", 0, 0);
 }
 
+/* Logs one event of a socket monitor: [event id u16, value u32][endpoint]. */
+static void serve_zap_event(serve_zap_watch_t *watch)
+{
+    zmq_msg_t head, addr;
+    zmq_msg_init(&head);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&head, watch->pair, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&head);
+        zmq_msg_close(&addr);
+        return;
+    }
+    if (zmq_msg_more(&head))
+        zmq_msg_recv(&addr, watch->pair, 0);
+    uint16_t event = 0;
+    uint32_t value = 0;
+    if (zmq_msg_size(&head) >= 6) {
+        memcpy(&event, zmq_msg_data(&head), 2);
+        memcpy(&value, (const char *)zmq_msg_data(&head) + 2, 4);
+    }
+    char endpoint[128];
+    serve_zap_text(&addr, endpoint, sizeof endpoint);
+    if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        /* No detail: also what a refused key (already logged by the handler) looks like here. */
+        log_debug("a handshake failed on %s (--%s)", endpoint, watch->what);
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        log_ratelimited(LOG_LEVEL_WARN, "handshake.mechanism", "refused a client on %s (--%s): "
+                        "it does not speak CURVE", endpoint[0] ? endpoint : "?", watch->what);
+    } else {
+        log_ratelimited(LOG_LEVEL_WARN, "handshake.protocol", "refused a client on %s (--%s): "
+                        "its CURVE handshake is wrong (protocol error 0x%x; the wrong server "
+                        "key?)", endpoint[0] ? endpoint : "?", watch->what, (unsigned)value);
+    }
+    zmq_msg_close(&head);
+    zmq_msg_close(&addr);
+}
+
 static void *serve_zap_run(void *arg)
 {
     serve_zap_t *zap = arg;
     while (!atomic_load(&zap->stop)) {
-        zmq_pollitem_t item = { zap->handler, 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll(&item, 1, 200);
+        zmq_pollitem_t items[1 + SERVE_ZAP_WATCHES];
+        pthread_mutex_lock(&zap->lock);
+        size_t watches = zap->watch_count;
+        for (size_t i = 0; i < watches; i++)
+            items[1 + i] = (zmq_pollitem_t){ zap->watches[i].pair, 0, ZMQ_POLLIN, 0 };
+        pthread_mutex_unlock(&zap->lock);
+        items[0] = (zmq_pollitem_t){ zap->handler, 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll(items, (int)(1 + watches), 200);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc <= 0)
+            continue;
+        for (size_t i = 0; i < watches; i++)
+            if (items[1 + i].revents & ZMQ_POLLIN)
+                serve_zap_event(&zap->watches[i]);
+        if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         zmq_msg_t frames[SERVE_ZAP_FRAMES];
         size_t count = 0;
@@ -187,6 +248,13 @@ static void *serve_zap_run(void *arg)
     zmq_setsockopt(zap->handler, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(zap->handler);
     zap->handler = NULL;
+    pthread_mutex_lock(&zap->lock);
+    for (size_t i = 0; i < zap->watch_count; i++) {
+        zmq_setsockopt(zap->watches[i].pair, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(zap->watches[i].pair);
+    }
+    zap->watch_count = 0;
+    pthread_mutex_unlock(&zap->lock);
     return NULL;
 }
 
@@ -199,6 +267,8 @@ serve_zap_t *serve_zap_start(void *ctx, const char *secret_path, const char *all
         return NULL;
     }
     atomic_init(&zap->stop, 0);
+    pthread_mutex_init(&zap->lock, NULL);
+    zap->ctx = ctx;
     snprintf(zap->allow_dir, sizeof zap->allow_dir, "%s", allow_dir != NULL ? allow_dir : "");
     char public_z85[41], why[256];
     if (keys_read(secret_path, public_z85, zap->secret_z85, why, sizeof why) != 0) {
@@ -238,6 +308,7 @@ fail:
         zmq_close(zap->handler);
     }
     free(zap->allowed);
+    pthread_mutex_destroy(&zap->lock);
     free(zap);
     return NULL;
 }
@@ -250,6 +321,33 @@ int serve_zap_secure(const serve_zap_t *zap, void *socket)
         return -1;
     /* A domain makes ZeroMQ consult the handler for every handshake of this socket. */
     return zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, "nerd", 4);
+}
+
+int serve_zap_watch(serve_zap_t *zap, void *socket, const char *what)
+{
+    pthread_mutex_lock(&zap->lock);
+    size_t index = zap->watch_count;
+    pthread_mutex_unlock(&zap->lock);
+    if (index == SERVE_ZAP_WATCHES)
+        return 0;   /* more sockets than we watch: they are secured all the same */
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://nerd-zap-watch-%zu", index);
+    if (zmq_socket_monitor(socket, endpoint, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return -1;
+    void *pair = zmq_socket(zap->ctx, ZMQ_PAIR);
+    if (pair == NULL || zmq_connect(pair, endpoint) != 0) {
+        if (pair != NULL)
+            zmq_close(pair);
+        return -1;
+    }
+    /* The mutex is the memory barrier ZeroMQ asks for when a socket changes threads. */
+    pthread_mutex_lock(&zap->lock);
+    zap->watches[index].pair = pair;
+    snprintf(zap->watches[index].what, sizeof zap->watches[index].what, "%s", what);
+    zap->watch_count = index + 1;
+    pthread_mutex_unlock(&zap->lock);
+    return 0;
 }
 
 void serve_zap_stop(serve_zap_t **zap)
@@ -265,6 +363,7 @@ void serve_zap_stop(serve_zap_t **zap)
     }
     memset(z->secret_z85, 0, sizeof z->secret_z85);
     free(z->allowed);
+    pthread_mutex_destroy(&z->lock);
     free(z);
     *zap = NULL;
 }

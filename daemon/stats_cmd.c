@@ -154,7 +154,32 @@ static int stats_bare(stats_scan_t *s, char *out, size_t cap)
     return n > 0 ? 0 : -1;
 }
 
-/* Parses an object whose keys get prefix; nested objects one level deep.  0 or -1. */
+/* Skips an array or object (brackets balanced, strings respected): a shape the table does not
+ * show, kept only in --json.  0 or -1. */
+static int stats_skip(stats_scan_t *s)
+{
+    int depth = 0;
+    do {
+        if (s->p >= s->end)
+            return -1;
+        char c = *s->p;
+        if (c == '"') {
+            char scratch[8];
+            if (stats_string(s, scratch, sizeof scratch) != 0)
+                return -1;
+            continue;
+        }
+        if (c == '[' || c == '{')
+            depth++;
+        else if (c == ']' || c == '}')
+            depth--;
+        s->p++;
+    } while (depth > 0);
+    return 0;
+}
+
+/* Parses an object whose keys get prefix; nested objects one level deep (deeper ones and arrays
+ * are skipped).  0 or -1. */
 static int stats_object(stats_scan_t *s, const char *prefix, stats_reply_t *reply, int depth)
 {
     stats_ws(s);
@@ -180,11 +205,12 @@ static int stats_object(stats_scan_t *s, const char *prefix, stats_reply_t *repl
             return -1;
         char full[160];
         snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", key);
-        if (*s->p == '{') {
-            if (depth > 0 || stats_object(s, full, reply, depth + 1) != 0)
+        if (*s->p == '{' && depth == 0) {
+            if (stats_object(s, full, reply, depth + 1) != 0)
                 return -1;
-        } else if (*s->p == '[') {
-            return -1;                       /* not part of the stats reply */
+        } else if (*s->p == '{' || *s->p == '[') {
+            if (stats_skip(s) != 0)
+                return -1;
         } else {
             stats_field_t scratch;
             stats_field_t *f = reply->count < STATS_MAX_FIELDS ? &reply->fields[reply->count]
@@ -278,7 +304,6 @@ static void stats_print_table(stats_reply_t *reply, const char *control)
     stats_count_row(reply, "dropped", "dropped");
     stats_count_row(reply, "in flight", "in_flight");
     stats_count_row(reply, "queue depth", "queue_depth");
-
     stats_count_row(reply, "unroutable", "unroutable");
 
     /* errors.*: the total, then the reasons that occurred (all of them are in --json). */

@@ -166,47 +166,36 @@ static size_t read_plain_branch(const char *p, size_t len, size_t *i, seq_t *out
     return n;
 }
 
-static int blank_atom(uint16_t a)
-{
-    return a == ' ' || a == ATOM_SPACE || a == ATOM_SPACES;
-}
-
-/* Whether two different sibling atoms could match at the same place. */
-static int overlap(uint16_t a, uint16_t b)
-{
-    if (a == b)
-        return 0;
-    if (blank_atom(a) && blank_atom(b))
-        return 1;
-    return a < 128 && b < 128 && ((a | 0x20) == (b | 0x20)) && (a | 0x20) >= 'a' && (a | 0x20) <= 'z';
-}
-
 /* The sequences items[0..n), all equal before offset k: 1 when their siblings at every level
  * are exclusive. */
 static int check_level(seq_t *const *items, size_t n, size_t k)
 {
-    for (size_t x = 0; x < n; x++) {
-        if (items[x]->len <= k)
-            continue;
-        for (size_t y = x + 1; y < n; y++)
-            if (items[y]->len > k && overlap(items[x]->atoms[k], items[y]->atoms[k]))
-                return 0;
-    }
-    seq_t **group = malloc(n * sizeof(seq_t *));
+    uint8_t seen[ATOM_SPACES + 1];
+    uint16_t distinct[ATOM_SPACES + 1];
+    size_t nd = 0;
+    memset(seen, 0, sizeof(seen));
+    for (size_t x = 0; x < n; x++)
+        if (items[x]->len > k && !seen[items[x]->atoms[k]]) {
+            seen[items[x]->atoms[k]] = 1;
+            distinct[nd++] = items[x]->atoms[k];
+        }
+    /* siblings must be exclusive: no two case variants, at most one kind of blank */
+    int blanks = seen[' '] + seen[ATOM_SPACE] + seen[ATOM_SPACES];
+    if (blanks > 1)
+        return 0;
+    for (unsigned c = 'a'; c <= 'z'; c++)
+        if (seen[c] && seen[c - 32])
+            return 0;
+    seq_t **group = malloc((n ? n : 1) * sizeof(seq_t *));
     if (group == NULL)
         return 0;
     int ok = 1;
-    for (size_t x = 0; x < n && ok; x++) {
-        if (items[x]->len <= k)
-            continue;
-        size_t m = 0, seen = 0;
+    for (size_t d = 0; d < nd && ok; d++) {
+        size_t m = 0;
         for (size_t y = 0; y < n; y++)
-            if (items[y]->len > k && items[y]->atoms[k] == items[x]->atoms[k]) {
-                if (y < x)
-                    seen = 1;
+            if (items[y]->len > k && items[y]->atoms[k] == distinct[d])
                 group[m++] = items[y];
-            }
-        if (!seen && m > 1)
+        if (m > 1)
             ok = check_level(group, m, k + 1);
     }
     free(group);

@@ -348,7 +348,8 @@ static int collect_groups(loader_t *L, rule_t *rule)
 }
 
 /* Whether prev allows few places in ASCII text: every condition names a line break, or a
- * blank after a few punctuation marks, not just any blank or any non-letter. */
+ * blank after a few punctuation marks, not just any blank or any non-letter (PCRE2's own scan
+ * is cheaper than an anchored call at every word). */
 static int prev_is_narrow(const prefilter_prev_t *prev)
 {
     for (int k = 0; k < prev->count; k++) {
@@ -397,7 +398,11 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
     }
     int err;
     PCRE2_SIZE off;
-    rule->anchored = pcre2_compile((PCRE2_SPTR)text, len, opts | PCRE2_ANCHORED, &err, &off, NULL);
+    /* no start-up optimisation: for an anchored attempt it would only look for a required
+     * character, scanning the rest of the window at every attempt (most of the cost of a failing
+     * attempt); the pattern has no backtracking verbs, whose outcome it could change */
+    rule->anchored = pcre2_compile((PCRE2_SPTR)text, len,
+                                   opts | PCRE2_ANCHORED | PCRE2_NO_START_OPTIMIZE, &err, &off, NULL);
     if (rule->anchored)
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
 }
@@ -450,8 +455,11 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
                          rule->name, (const char *)msg);
         goto done;
     }
-    rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
     add_prefilter(rule, text, text_len, opts);
+    /* a rule with an anchored copy never runs its search form: JIT compile only what runs
+     * (the compiler is most of the load time) */
+    if (rule->anchored == NULL)
+        rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
     uint32_t captures = 0;
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)

@@ -1,11 +1,16 @@
 /*
- * prefilter.c - the first-byte analysis of prefilter.h.
+ * prefilter.c - the pattern analyses of prefilter.h.
  *
  * A small recursive reader of PCRE2 syntax.  For a sequence of items it unions the first bytes
  * of each item until one cannot match empty; for alternatives it unions the branches.  Anything
  * it does not fully understand makes it give up (every byte possible), so the result is always
  * a superset and never changes what a pattern matches, only where matching is tried.
  * Non-ASCII characters are approximated by every UTF-8 lead byte (0xC2-0xF4).
+ *
+ * The same reader works out what may come before a match: the assertions met before the first
+ * character (^, \b, lookbehinds) give conditions on the two bytes before it, as a short list
+ * of (byte before, byte before that) set pairs; alternatives add pairs, assertions in sequence
+ * intersect them, and what is not understood allows everything.
  */
 #include "prefilter.h"
 

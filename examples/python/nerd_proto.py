@@ -9,6 +9,9 @@ Rather than commit generated code, they ask this module, which:
 
 nerd.proto is looked for at --proto, $NERD_PROTO, ../../proto/nerd.proto (the source tree),
 then the installed copies under /usr/local/share/nerd/proto and /usr/share/nerd/proto.
+
+It also holds what both clients share about sockets: nerd's "@bind" / ">connect" endpoint
+convention, and CurveZMQ for a daemon started with --curve-secret (keys made by `nerd keygen`).
 """
 
 import atexit
@@ -79,6 +82,39 @@ def add_arguments(parser):
     parser.add_argument("--proto", metavar="FILE",
                         help="nerd.proto to generate from (default: $NERD_PROTO, the source "
                              "tree's proto/, then $(PREFIX)/share/nerd/proto)")
+
+
+def add_curve_arguments(parser):
+    """The options for talking to a daemon that runs CurveZMQ (nerd serve --curve-secret)."""
+    parser.add_argument("--curve-server", metavar="FILE",
+                        help="encrypt with CurveZMQ: the daemon's public key file (the FILE of "
+                             "`nerd keygen FILE` whose FILE_secret the daemon uses)")
+    parser.add_argument("--curve-key", metavar="FILE_secret",
+                        help="with --curve-server: this client's key pair, the FILE_secret of "
+                             "`nerd keygen FILE` (put FILE in the daemon's --curve-allow "
+                             "directory); default: a new throw-away pair")
+
+
+def secure(socket, args):
+    """Makes socket a CurveZMQ client when --curve-server was given (before it connects)."""
+    if not args.curve_server:
+        if args.curve_key:
+            sys.exit("--curve-key needs --curve-server")
+        return
+    # The certificate format of `nerd keygen` is ZeroMQ's own (czmq's), which pyzmq reads.
+    from zmq.auth.certs import load_certificate
+    import zmq
+
+    server_public, _ = load_certificate(args.curve_server)
+    if args.curve_key:
+        public, secret = load_certificate(args.curve_key)
+        if secret is None:
+            sys.exit(f"{args.curve_key} holds no secret key: give the FILE_secret of nerd keygen")
+    else:
+        public, secret = zmq.curve_keypair()
+    socket.curve_serverkey = server_public
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret
 
 
 def attach(socket, endpoint):

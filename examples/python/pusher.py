@@ -15,6 +15,7 @@ it publishes before anybody subscribes.
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import zmq
 
@@ -40,6 +41,7 @@ def parse_args():
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="give up when no daemon takes a document for this long "
                              "(default %(default)s)")
+    nerd_proto.add_curve_arguments(parser)
     nerd_proto.add_arguments(parser)
     return parser.parse_args()
 
@@ -50,7 +52,10 @@ def read_documents(args):
         yield (args.id if args.id and len(args.text) == 1 else f"{args.id or 'text'}-{n}"), text
     files = args.files or ([] if args.text else ["-"])
     for name in files:
-        data = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as err:
+            sys.exit(f"pusher: {err}")
         try:
             # A protobuf string must be UTF-8: Google's runtime refuses to encode anything else.
             text = data.decode("utf-8")
@@ -80,6 +85,7 @@ def main():
     push.setsockopt(zmq.IMMEDIATE, 1)
     push.setsockopt(zmq.SNDTIMEO, int(args.timeout * 1000))
     push.setsockopt(zmq.LINGER, int(args.timeout * 1000))
+    nerd_proto.secure(push, args)
     nerd_proto.attach(push, args.to)
 
     sent = 0

@@ -40,6 +40,7 @@ def parse_args():
                              "came (default: never)")
     parser.add_argument("--json", action="store_true",
                         help="print each result as one JSON line instead of a readable block")
+    nerd_proto.add_curve_arguments(parser)
     nerd_proto.add_arguments(parser)
     return parser.parse_args()
 
@@ -92,6 +93,7 @@ def main():
     sub.setsockopt(zmq.LINGER, 0)
     for prefix in args.topic or [""]:
         sub.setsockopt(zmq.SUBSCRIBE, prefix.encode("utf-8"))
+    nerd_proto.secure(sub, args)
     nerd_proto.attach(sub, args.source)
     print(f"subscriber: listening on {args.source} for topics "
           f"{', '.join(repr(t) for t in args.topic or [''])}", file=sys.stderr, flush=True)

@@ -8,12 +8,13 @@ the entities of our own sentence, and the topic scheme must let it pick out erro
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, SLOW
+from conftest import NERD, REPO, SLOW
 
 # The tests run as root in CI and containers, where nerd serve wants --user or this.
 os.environ.setdefault("NERD_ALLOW_ROOT", "1")
@@ -26,7 +27,8 @@ SENTENCE = ("Maria Okonkwo, a senior economist at the World Bank, said on Friday
 
 
 def start_subscriber(daemon, *args):
-    """subscriber.py on the daemon's output, once it says it is listening."""
+    """subscriber.py on the daemon's output, once it says it is listening (args are its
+    options)."""
     proc = subprocess.Popen([PYTHON, str(EXAMPLES / "subscriber.py"), "--from", daemon.out_ep,
                              "--count", "1", "--timeout", str(20 * SLOW), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -104,3 +106,27 @@ def test_example_subscriber_error_topic(start_daemon, tmp_path):
     out = push_until_received(d, sub, tmp_path / "pb", "--id", "long-1", "--text", SENTENCE)
     assert out.startswith("error.too_big  long-1: "), out
     assert out.rstrip().endswith("[too_big]"), out
+
+
+def test_example_clients_with_curve(start_daemon, tmp_path):
+    """With keys made by `nerd keygen`, the examples talk CurveZMQ to a daemon that admits only
+    the client key in its --curve-allow directory."""
+    allow = tmp_path / "clients"
+    allow.mkdir()
+    for name in ("server.key", "client.key"):
+        made = subprocess.run([NERD, "keygen", str(tmp_path / name)], capture_output=True,
+                              text=True, timeout=30)
+        if made.returncode != 0 and "unknown command" in made.stderr:
+            pytest.skip("this nerd has no keygen yet")
+        assert made.returncode == 0, made.stderr
+    shutil.copy(tmp_path / "client.key", allow / "client.key")   # the public key only
+    d = start_daemon(threads=1, extra=("--curve-secret", str(tmp_path / "server.key_secret"),
+                                       "--curve-allow", str(allow)))
+    curve = ("--curve-server", str(tmp_path / "server.key"),
+             "--curve-key", str(tmp_path / "client.key_secret"))
+    sub = start_subscriber(d, "--json", *curve)
+    out = push_until_received(d, sub, tmp_path / "pb", "--id", "curve-1", "--text", SENTENCE,
+                              *curve)
+    line = json.loads(out.strip().splitlines()[-1])
+    assert line["id"] == "curve-1"
+    assert ("PERSON", "Maria Okonkwo") in {(e["type"], e["text"]) for e in line["entities"]}

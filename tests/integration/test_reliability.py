@@ -148,7 +148,10 @@ def test_loss_100k_documents_reloads_and_sigterm(start_daemon, zctx, pb, tmp_pat
           f"{len(collector.ids)} unique results ({collector.count} in all) in {elapsed:.1f}s, "
           f"{d.log().count('reloaded the rules')} reloads")
     assert rc == 0, d.describe()
-    assert d.log().count("reloaded the rules") >= 5, d.log()
+    # Six SIGHUPs; the last comes just before SIGTERM and may not finish (reloads run in a
+    # thread of their own and one still running at exit is dropped); one arriving during a
+    # reload is folded into the next.
+    assert d.log().count("reloaded the rules") >= 4, d.log()
     assert collector.count == len(collector.ids), "a document got more than one result"
     missing = total - len(collector.ids)
     assert missing == 0, f"{missing} of {total} results missing\n{d.log()[-3000:]}"
@@ -171,7 +174,7 @@ def push_many(zctx, d, pb, n, prefix):
 
 
 def test_no_drop_back_pressure_valgrind_safe(start_daemon, zctx, pb):
-    total = 300 if VALGRIND else 6000
+    total = 100 if VALGRIND else 6000
     ctl, args = control_args()
     d = start_daemon(threads=2, extra=["--no-drop", *args])
     push, docs = push_many(zctx, d, pb, total, "bp")
@@ -183,7 +186,8 @@ def test_no_drop_back_pressure_valgrind_safe(start_daemon, zctx, pb):
     for doc in docs:
         push.send(doc)
     # While it does not read, the daemon holds back (nothing dropped) and stops taking input.
-    time.sleep(2 * SLOW)
+    # (Not SLOW-scaled: under valgrind only the bookkeeping is checked, not the timing.)
+    time.sleep(5 if VALGRIND else 2)
     st = ask(zctx, ctl)
     assert st["dropped"] == 0, st
     assert_counters_add_up(st)
@@ -359,7 +363,7 @@ def test_out_push_waits_for_a_consumer_valgrind_safe(start_daemon, zctx, pb):
     push.connect(d.in_ep)
     for i in range(total):
         push.send(make_doc(pb, f"p-{i}", "Xi Jinping spoke in Beijing."))
-    time.sleep(1.0 * SLOW)
+    time.sleep(5 if VALGRIND else 1)
     st = ask(zctx, ctl)
     assert st["published"] == 0 and st["dropped"] == 0, st
     assert_counters_add_up(st)

@@ -102,6 +102,7 @@ def test_curve_allowed_client_gets_results_others_nothing(start_daemon, zctx, pb
         assert r.document_id != "from-stranger"
     d.wait_log("refused a client from", timeout=10)
     assert curve["other"][0].decode() in d.log(), "the refused key is not in the log"
+    d.wait_log("does not speak CURVE", timeout=10)        # the plain client, logged too
 
 
 def test_curve_needs_a_valid_secret_and_allow_dir(tmp_path, curve):

@@ -115,7 +115,7 @@ SAMPLE_STATS = {
     "latency_p50_ms": 0.8, "latency_p99_ms": 2.1,
     "rule_set_version": "en@32f9179a", "rule_set_load_ms": 45.0,
     "rule_set_loaded_at": "2026-11-29T09:00:00Z", "reloads": 1, "reload_failures": 0,
-    "future_counter": 7,
+    "future_counter": 7, "future_list": [1, {"a": "]"}], "future_deep": {"x": {"y": 1}},
 }
 
 
@@ -163,6 +163,13 @@ def test_stats_table(zctx):
                     r"version\s+en@32f9179a", r"loaded\s+2026-11-29T09:00:00Z \(took 45\.0 ms\)",
                     r"reloads\s+1 \(0 failed\)", r"future_counter\s+7"]:
         assert re.search(pattern, out), f"{pattern!r} not in:\n{out}"
+
+
+def test_stats_not_json(zctx):
+    fake = FakeControl(zctx, b"stats? what stats?")
+    r = run_nerd("stats", "--control", fake.endpoint())
+    assert r.returncode == 1
+    assert b"not a JSON object" in r.stderr
 
 
 def test_stats_error_reply(zctx):

@@ -557,7 +557,11 @@ console.log(JSON.stringify(c.filter(x => x.population >= 100000 || x.featureCode
              "Mexico City": [], "Kyiv": ["Kiev"], "Beijing": ["Peking"], "Mumbai": ["Bombay"],
              "Chennai": ["Madras"], "Kolkata": ["Calcutta"], "Yangon": ["Rangoon"],
              "Ho Chi Minh City": ["Saigon"], "Taipei": ["Taipei City"], "Gdańsk": ["Danzig"],
-             "Astana": ["Nur-Sultan"], "The Hague": ["Den Haag"]}
+             "Astana": ["Nur-Sultan"], "The Hague": ["Den Haag"],
+             # English names news uses for cities GeoNames lists under their own name
+             "Frankfurt am Main": ["Frankfurt"], "Köln": ["Cologne"], "Nürnberg": ["Nuremberg"],
+             "Hannover": ["Hanover"], "Sevilla": ["Seville"], "Göteborg": ["Gothenburg"],
+             "Genève": ["Geneva"], "Antwerpen": ["Antwerp"]}
     entries = []
     for name, cc, pop, code in rows:
         if name in CITY_BLOCK or fold(name) in CITY_BLOCK or name in COMMON_WORDS:

@@ -1,2 +1,0 @@
-build-prof/daemon/uchar.o: daemon/uchar.c daemon/uchar.h
-daemon/uchar.h:

@@ -1,2 +1,0 @@
-build-prof/lib/errors.o: lib/errors.c include/nerd.h
-include/nerd.h:

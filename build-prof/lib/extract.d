@@ -1,9 +1,0 @@
-build-prof/lib/extract.o: lib/extract.c lib/extract.h lib/rules.h \
- lib/gazetteer.h lib/token.h include/nerd.h lib/prefilter.h lib/strbuf.h
-lib/extract.h:
-lib/rules.h:
-lib/gazetteer.h:
-lib/token.h:
-include/nerd.h:
-lib/prefilter.h:
-lib/strbuf.h:

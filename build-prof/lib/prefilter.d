@@ -1,2 +1,0 @@
-build-prof/lib/prefilter.o: lib/prefilter.c lib/prefilter.h
-lib/prefilter.h:
