@@ -122,7 +122,7 @@ def test_default_endpoints_are_loopback():
     r = run_nerd("serve", "--help")
     assert r.returncode == 0
     # Every "(default @tcp://HOST:PORT" of the help: in, out, control.
-    endpoints = re.findall(rb"default @?tcp://([^:\s]+):", r.stdout)
+    endpoints = re.findall(rb"default\s+@?tcp://([^:\s]+):", r.stdout)
     assert len(endpoints) >= 3, r.stdout
     assert endpoints, r.stdout
     assert set(endpoints) <= {b"127.0.0.1"}, endpoints
