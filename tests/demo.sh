@@ -36,7 +36,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== starting: $BIN serve (in tcp://127.0.0.1:5555, out tcp://127.0.0.1:5556)"
-"$BIN" serve 2>"$work/serve.log" &
+# The daemon will not run as root unless told to: a demo on a fresh machine often is root.
+as_root=""
+[ "$(id -u)" = 0 ] && as_root=--allow-root
+"$BIN" serve $as_root 2>"$work/serve.log" &
 serve_pid=$!
 
 ready=""
