@@ -3,8 +3,9 @@
  *
  * The main thread owns every external socket.  It polls the input (PULL), the reply socket
  * (ROUTER), the workers' answers (inproc PULL) and a self-pipe that the signal handlers write to,
- * and does everything else in that loop: jobs out to the workers, Results out to PUB/ROUTER,
- * counters, reloads (SIGHUP) and the shutdown (SIGTERM/SIGINT).
+ * and does everything else in that loop: jobs out to the workers, Results out to XPUB/PUSH/ROUTER,
+ * counters, the control socket, reloads (SIGHUP: the new set is loaded by a short-lived thread
+ * while the old one keeps serving, then swapped in by the loop) and the shutdown (SIGTERM/SIGINT).
  *
  * Shutdown: what clients had already sent is still taken (until the input has been quiet for a
  * moment; see serve_drain), then the input endpoints are unbound/disconnected, every job

@@ -16,8 +16,6 @@ import pytest
 
 from conftest import NERD, REPO, SLOW
 
-# The tests run as root in CI and containers, where nerd serve wants --user or this.
-os.environ.setdefault("NERD_ALLOW_ROOT", "1")
 
 EXAMPLES = REPO / "examples" / "python"
 PYTHON = "/usr/bin/python3"

@@ -19,8 +19,6 @@ import pytest
 
 from conftest import NERD, REPO, SLOW
 
-# The tests run as root in CI and containers, where nerd serve wants --user or this.
-os.environ.setdefault("NERD_ALLOW_ROOT", "1")
 
 PREFIX = "/usr/local"
 

@@ -16,8 +16,6 @@ import zmq
 
 from conftest import SLOW, free_ports, make_doc, raw_doc
 
-# See test_reliability.py: the suite runs as root in containers.
-os.environ.setdefault("NERD_ALLOW_ROOT", "1")
 
 STATS_KEYS = {"version", "uptime_s", "threads", "received", "published", "replied", "dropped",
               "errors", "in_flight", "queue_depth", "rate_1m", "latency_p50_ms",
@@ -185,3 +183,20 @@ def test_config_file_errors_are_reported(tmp_path):
     conf.write_text("no-such-option = 1\n")
     r = run_nerd("serve", "--config", str(conf), timeout=20)
     assert r.returncode == 2 and b"no-such-option" in r.stderr, r.stderr
+
+
+def test_healthz_and_stats_answer_during_a_reload(start_daemon, zctx, pb):
+    """The rules are reloaded by a thread of their own: the loop (and so /healthz and the
+    control socket) keeps answering while a SIGHUP reload is running."""
+    port, ctl_port = free_ports(2)
+    ctl = f"tcp://127.0.0.1:{ctl_port}"
+    d = start_daemon(extra=["--metrics", f"127.0.0.1:{port}", "--control", "@" + ctl])
+    mark = len(d.log())
+    d.send_signal(signal.SIGHUP)
+    d.wait_log("SIGHUP: reloading", start=mark)
+    started = time.monotonic()
+    assert http_get(port, "/healthz")[0] == 200
+    assert ask(zctx, ctl)["reloads"] in (0, 1)
+    answered = time.monotonic() - started
+    d.wait_log("reloaded the rules", start=mark)
+    assert answered < 1.0 * SLOW, f"the loop was blocked {answered:.2f}s by the reload"

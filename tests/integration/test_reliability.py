@@ -21,9 +21,6 @@ import zmq
 
 from conftest import NERD, RULES_EN, SLOW, VALGRIND, free_ports, make_doc, raw_doc
 
-# The tests run as root in CI containers; `nerd serve` refuses root without --user, unless
-# NERD_ALLOW_ROOT=1 (set here, at collection, so every daemon of the session inherits it).
-os.environ.setdefault("NERD_ALLOW_ROOT", "1")
 
 SANITIZED = "build-san" in NERD
 PROBE = b"__probe__"

@@ -18,8 +18,6 @@ import zmq
 
 from conftest import NERD, RULES_EN, SLOW, VALGRIND, make_doc, run_nerd
 
-# See test_reliability.py: the suite runs as root in containers.
-os.environ.setdefault("NERD_ALLOW_ROOT", "1")
 
 
 def write_cert(path, public, secret=None):
@@ -63,7 +61,7 @@ def socket_as(ctx, kind, endpoint, server=None, keys=None):
 
 
 def test_curve_allowed_client_gets_results_others_nothing(start_daemon, zctx, pb, curve):
-    d = start_daemon(extra=curve["args"])
+    d = start_daemon(extra=curve["args"] + ["--verbose"])
     push = socket_as(zctx, zmq.PUSH, d.in_ep, curve["server"], curve["allowed"])
     sub = socket_as(zctx, zmq.SUB, d.out_ep, curve["server"], curve["allowed"])
     stranger = socket_as(zctx, zmq.SUB, d.out_ep, curve["server"], curve["other"])
@@ -102,7 +100,16 @@ def test_curve_allowed_client_gets_results_others_nothing(start_daemon, zctx, pb
         assert r.document_id != "from-stranger"
     d.wait_log("refused a client from", timeout=10)
     assert curve["other"][0].decode() in d.log(), "the refused key is not in the log"
-    d.wait_log("does not speak CURVE", timeout=10)        # the plain client, logged too
+    # The plain client is logged too: as a mechanism mismatch where ZeroMQ reports one, or (on
+    # a busy machine its connection may close before the mechanisms are compared) as a failed
+    # handshake, a debug line, hence --verbose.
+    deadline = time.monotonic() + 10 * SLOW
+    while time.monotonic() < deadline:
+        if "does not speak CURVE" in d.log() or "a handshake failed on" in d.log():
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the client without CURVE was not logged\n{d.describe()}")
 
 
 def test_curve_needs_a_valid_secret_and_allow_dir(tmp_path, curve):
