@@ -195,9 +195,31 @@ static void link_org(linker_t *lk, const span_t *e)
     map_put(&lk->acronyms, d->text + a->start, a->end - a->start, canon, clen);
 }
 
+/*
+ * A one-word place that is a word of a person named earlier ("Paris" after "Valeska Paris") is
+ * that person: news names a person in full once, then by one name, and the reader takes it so.
+ */
+static void link_place(linker_t *lk, span_t *e)
+{
+    const char *t = lk->d->text + e->start;
+    size_t n = e->end - e->start;
+    if (lk->people.used == 0 || memchr(t, ' ', n) != NULL || lk->d->rules->person_type < 0)
+        return;
+    const name_entry_t *hit = map_get(&lk->people, t, n);
+    if (hit == NULL)
+        return;
+    e->type = (uint16_t)lk->d->rules->person_type;
+    e->canonical = hit->canonical;
+    e->canonical_len = hit->canonical_len;
+    e->linked = 1;
+    e->rule_id = "link.person";
+}
+
 static void link_entity(linker_t *lk, span_t *e)
 {
     const nerd_rules_t *rules = lk->d->rules;
+    if (e->type == rules->loc_type)
+        link_place(lk, e);
     if (e->type == rules->person_type) {
         link_person(lk, e);
     } else if (e->type == rules->org_type) {

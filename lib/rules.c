@@ -294,6 +294,7 @@ static void finish_set(loader_t *L)
     set->person_type = loader_type(L, "PERSON", 6, 0);
     set->org_type = loader_type(L, "ORG", 3, 0);
     set->pron_type = loader_type(L, "PRON", 4, 0);
+    set->loc_type = loader_type(L, "LOC", 3, 0);
     char version[512];
     snprintf(version, sizeof(version), "%s@%08x", L->dirname ? L->dirname : "",
              (unsigned)((L->hash >> 32) ^ L->hash));

@@ -94,7 +94,7 @@ struct nerd_rules {
     rule_test_t *tests;
     size_t test_count;
     uint32_t max_captures;       /* largest capture count of any pattern */
-    int person_type, org_type, pron_type;   /* type indexes, -1 when the set has none */
+    int person_type, org_type, pron_type, loc_type;   /* type indexes, -1 when absent */
 };
 
 /* The byte that stands for type index t in the masked text. */

@@ -684,6 +684,27 @@ static void test_extract_linking(void **state)
     nerd_rules_unref(&r);
 }
 
+/* a one-word place that is a word of a person named earlier is that person */
+static void test_extract_link_place_to_person(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_fixture("basic");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Kevin Taipei said so. Later Taipei agreed.", NULL, &res), 0);
+    const nerd_entity_t *later = find_entity(res, "PERSON", "Taipei");
+    assert_non_null(later);
+    assert_int_equal(later->start, 28);
+    assert_string_equal(later->canonical, "Kevin Taipei");
+    assert_null(find_entity(res, "LOC", "Taipei"));
+    /* with nobody of that name in the document, the place stays a place */
+    assert_int_equal(extract(w, r, "Officials in Taipei agreed.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "LOC", "Taipei"));
+    assert_null(find_entity(res, "PERSON", "Taipei"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 /* internal types: usable in rules and relations, never reported; their words still link. */
 static void test_extract_internal_types(void **state)
 {
@@ -793,6 +814,11 @@ static void test_extract_pronouns_and_speakers(void **state)
     assert_int_equal(extract(w, r, "Marge Bouvier met Homer Simpson. She said hello.", NULL, &res), 0);
     assert_int_equal(res->relation_count, 1);
     assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Homer Simpson");
+    /* an honorific tells the class: "Mr." rules Homer out for "She" */
+    assert_int_equal(extract(w, r, "Marge Bouvier met Mr. Homer Simpson. She said hello.", NULL,
+                             &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Marge Bouvier");
     /* a quote with no earlier statement has no speaker: no relation */
     assert_int_equal(extract(w, r, "\"Nobody spoke\"", NULL, &res), 0);
     assert_int_equal(res->relation_count, 0);
@@ -1002,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_extract_nested_and_replacement),
         cmocka_unit_test(test_extract_linking),
         cmocka_unit_test(test_extract_internal_types),
+        cmocka_unit_test(test_extract_link_place_to_person),
         cmocka_unit_test(test_extract_relations),
         cmocka_unit_test(test_extract_pronouns_and_speakers),
         cmocka_unit_test(test_extract_catastrophic_pattern),
