@@ -30,7 +30,7 @@ endif
 
 PKGS_LIBS := libzmq libprotobuf-c libpcre2-8
 LIBS_ENGINE := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
-LIBS_DAEMON := $(shell pkg-config --libs libzmq libprotobuf-c 2>/dev/null || echo -lzmq -lprotobuf-c)
+LIBS_DAEMON := $(shell pkg-config --libs libzmq libprotobuf-c libmicrohttpd 2>/dev/null || echo -lzmq -lprotobuf-c -lmicrohttpd)
 LIBS_TEST   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 CPPFLAGS  += -Iinclude -Ilib -Idaemon -I$(BUILD)/gen
@@ -47,7 +47,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
-            libpcre2-dev libcmocka-dev protobuf-compiler python3 python3-pytest python3-zmq \
+            libpcre2-dev libcmocka-dev libmicrohttpd-dev protobuf-compiler python3 python3-pytest python3-zmq \
             python3-protobuf valgrind
 
 .PHONY: all deps demo test unit rules-test integration sanitize memcheck eval bench fuzz clean

@@ -1,6 +1,6 @@
 /*
- * serve_http.c - the optional HTTP endpoint of `nerd serve --metrics HOST:PORT`: a tiny
- * HTTP/1.0 server on plain sockets, one thread, one connection at a time.
+ * serve_http.c - the optional HTTP endpoint of `nerd serve --metrics HOST:PORT`, served by
+ * GNU libmicrohttpd (its own polling thread) on a socket bound here.
  *
  *   GET /metrics   Prometheus text format, 200
  *   GET /healthz   200 "ok" when the main loop answers within a second, else 503
@@ -9,16 +9,17 @@
  *
  * The counters belong to the main thread: this thread asks it over the control socket's inproc
  * endpoint (a fresh REQ socket per request, so a late answer can never be taken for the next
- * one).  A scraper that sends nothing is dropped after SERVE_HTTP_READ_MS; requests are small
- * and nothing of the request but its first line is used.
+ * one).  libmicrohttpd parses the requests and drops a client that stays silent for
+ * SERVE_HTTP_IDLE_S seconds; at most SERVE_HTTP_CLIENTS connections are served at once.
  */
 #include "serve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,15 @@
 
 #include "log.h"
 
-#define SERVE_HTTP_READ_MS 2000
+#define SERVE_HTTP_IDLE_S 2
 #define SERVE_HTTP_ASK_MS 1000
-#define SERVE_HTTP_REQUEST_MAX 4096
+#define SERVE_HTTP_CLIENTS 16
 
 struct serve_http {
-    pthread_t thread;
-    int started;
-    int fd;                     /* listening socket */
+    struct MHD_Daemon *daemon;
+    int fd;                     /* listening socket, handed to libmicrohttpd once it runs */
     void *ctx;
     const atomic_int *ready;
-    atomic_int stop;
     char address[128];
 };
 
@@ -143,114 +142,66 @@ static int serve_http_ask(serve_http_t *http, const char *request, char **out, s
     return rc;
 }
 
-/* Writes all of data; errors are ignored (the client went away). */
-static void serve_http_write(int fd, const char *data, size_t len)
+/* Queues a response of status with body (copied); MHD_NO when it cannot. */
+static enum MHD_Result serve_http_respond(struct MHD_Connection *connection, unsigned status,
+                                          const char *type, const char *body, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        data += n;
-        len -= (size_t)n;
-    }
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result rc = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return rc;
 }
 
-static void serve_http_respond(int fd, int status, const char *type, const char *body,
-                               size_t len)
+static enum MHD_Result serve_http_answer(void *cls, struct MHD_Connection *connection,
+                                         const char *url, const char *method,
+                                         const char *version, const char *upload_data,
+                                         size_t *upload_data_size, void **request_state)
 {
-    const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found"
-                       : status == 405 ? "Method Not Allowed" : status == 400 ? "Bad Request"
-                       : "Service Unavailable";
-    char head[256];
-    int n = snprintf(head, sizeof head, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, reason, type,
-                     len);
-    serve_http_write(fd, head, (size_t)n);
-    serve_http_write(fd, body, len);
-}
-
-/* Reads until the end of the request head (or the buffer is full, or the client stalls). */
-static size_t serve_http_read(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    while (len + 1 < cap) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        if (poll(&pfd, 1, SERVE_HTTP_READ_MS) <= 0)
-            break;
-        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        buf[len] = '\0';
-        if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n") != NULL)
-            break;
-    }
-    buf[len] = '\0';
-    return len;
-}
-
-static void serve_http_serve(serve_http_t *http, int fd)
-{
-    char request[SERVE_HTTP_REQUEST_MAX];
-    if (serve_http_read(fd, request, sizeof request) == 0)
-        return;
-    char method[16], path[256];
-    if (sscanf(request, "%15s %255s", method, path) != 2) {
-        serve_http_respond(fd, 400, "text/plain", "bad request\n", 12);
-        return;
-    }
-    char *query = strchr(path, '?');
-    if (query != NULL)
-        *query = '\0';
-    int head = strcmp(method, "HEAD") == 0;
-    if (strcmp(method, "GET") != 0 && !head) {
-        serve_http_respond(fd, 405, "text/plain", "only GET\n", 9);
-        return;
+    static const char busy[] = "the main loop does not answer\n";
+    serve_http_t *http = cls;
+    (void)version;
+    (void)upload_data;
+    (void)request_state;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return serve_http_respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+                                  "only GET\n", 9);
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;   /* a GET with a body: ignore it */
+        return MHD_YES;
     }
     char *answer = NULL;
     size_t len = 0;
-    if (strcmp(path, "/metrics") == 0) {
+    enum MHD_Result rc;
+    if (strcmp(url, "/metrics") == 0) {
         if (serve_http_ask(http, "metrics", &answer, &len) == 0)
-            serve_http_respond(fd, 200, "text/plain; version=0.0.4; charset=utf-8", answer,
-                               head ? 0 : len);
+            rc = serve_http_respond(connection, MHD_HTTP_OK,
+                                    "text/plain; version=0.0.4; charset=utf-8", answer, len);
         else
-            serve_http_respond(fd, 503, "text/plain", "the main loop does not answer\n", 30);
-    } else if (strcmp(path, "/healthz") == 0) {
+            rc = serve_http_respond(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", busy,
+                                    sizeof busy - 1);
+    } else if (strcmp(url, "/healthz") == 0) {
         if (serve_http_ask(http, "ping", &answer, &len) == 0)
-            serve_http_respond(fd, 200, "text/plain", "ok\n", head ? 0 : 3);
+            rc = serve_http_respond(connection, MHD_HTTP_OK, "text/plain", "ok\n", 3);
         else
-            serve_http_respond(fd, 503, "text/plain", "the main loop does not answer\n", 30);
-    } else if (strcmp(path, "/readyz") == 0) {
+            rc = serve_http_respond(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", busy,
+                                    sizeof busy - 1);
+    } else if (strcmp(url, "/readyz") == 0) {
         if (atomic_load(http->ready))
-            serve_http_respond(fd, 200, "text/plain", "ready\n", head ? 0 : 6);
+            rc = serve_http_respond(connection, MHD_HTTP_OK, "text/plain", "ready\n", 6);
         else
-            serve_http_respond(fd, 503, "text/plain", "not ready\n", head ? 0 : 10);
+            rc = serve_http_respond(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                                    "not ready\n", 10);
     } else {
-        serve_http_respond(fd, 404, "text/plain", "not found: try /metrics, /healthz, /readyz\n",
-                           43);
+        static const char missing[] = "not found: try /metrics, /healthz, /readyz\n";
+        rc = serve_http_respond(connection, MHD_HTTP_NOT_FOUND, "text/plain", missing,
+                                sizeof missing - 1);
     }
     free(answer);
-}
-
-static void *serve_http_run(void *arg)
-{
-    serve_http_t *http = arg;
-    while (!atomic_load(&http->stop)) {
-        struct pollfd pfd = { http->fd, POLLIN, 0 };
-        int rc = poll(&pfd, 1, 200);
-        if (rc <= 0)
-            continue;
-        int fd = accept(http->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        serve_http_serve(http, fd);
-        close(fd);
-    }
-    return NULL;
+    return rc;
 }
 
 serve_http_t *serve_http_start(void *ctx, const char *hostport, const atomic_int *ready,
@@ -264,19 +215,22 @@ serve_http_t *serve_http_start(void *ctx, const char *hostport, const atomic_int
     http->fd = -1;
     http->ctx = ctx;
     http->ready = ready;
-    atomic_init(&http->stop, 0);
     if (serve_http_listen(http, hostport, err, errlen) != 0) {
         free(http);
         return NULL;
     }
-    int rc = pthread_create(&http->thread, NULL, serve_http_run, http);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start the HTTP thread: %s", strerror(rc));
+    http->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                                    serve_http_answer, http,
+                                    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)http->fd,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_HTTP_IDLE_S,
+                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_HTTP_CLIENTS,
+                                    MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        snprintf(err, errlen, "--metrics %s: libmicrohttpd cannot start", hostport);
         close(http->fd);
         free(http);
         return NULL;
     }
-    http->started = 1;
     return http;
 }
 
@@ -290,11 +244,8 @@ void serve_http_stop(serve_http_t **http)
     if (http == NULL || *http == NULL)
         return;
     serve_http_t *h = *http;
-    atomic_store(&h->stop, 1);
-    if (h->started)
-        pthread_join(h->thread, NULL);
-    if (h->fd >= 0)
-        close(h->fd);
+    /* libmicrohttpd closes the listening socket it was given. */
+    MHD_stop_daemon(h->daemon);
     free(h);
     *http = NULL;
 }
