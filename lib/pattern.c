@@ -9,14 +9,21 @@
  * byte followed by filler bytes).  Escapes, \Q..\E, character classes and (?#...) comments are
  * copied untouched.  Every output byte remembers the source line and column it came from, so a
  * PCRE2 compile error points into the rule file, not into the expansion.
+ *
+ * Expansion and the checks after compiling run in rule order; the PCRE2 compiles in between
+ * (with the word-list rewrite of alttrie.h, the prefilter analyses and JIT) run on one thread
+ * per processor, since they are most of the load time.
  */
 #include "alttrie.h"
 #include "prefilter.h"
 #include "rules_load.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXPAND_MAX_DEPTH 64
 
@@ -407,65 +414,97 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
 }
 
-static void compile_one(loader_t *L, pending_pattern_t *pp)
+/*
+ * One pattern on its way through pass two.  Expansion and the final checks touch the loader
+ * (macros, errors, the set's pool) and run in order; the PCRE2 compile and JIT in between touch
+ * only this job and its rule, and run on several threads (they are most of the load time).
+ */
+typedef struct compile_job {
+    rule_t *rule;
+    expander_t ex;                 /* the expansion, with its source map for errors */
+    char *fast;                    /* the expansion with its word lists as tries, or NULL */
+    size_t fast_len;
+    int ok;                        /* expansion succeeded: compile it */
+    int err;                       /* PCRE2 error code when rule->code stays NULL */
+    PCRE2_SIZE off;
+} compile_job_t;
+
+static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 {
-    rule_t *rule = &L->set->rules[pp->rule];
-    char *fast = NULL;
-    expander_t ex;
-    memset(&ex, 0, sizeof(ex));
-    ex.L = L;
-    ex.file = pp->file;
-    strbuf_init(&ex.out);
+    job->rule = &L->set->rules[pp->rule];
+    job->ex.L = L;
+    job->ex.file = pp->file;
+    strbuf_init(&job->ex.out);
     source_t s = {pp->text, pp->len, pp->lines, pp->cols, 0, 0};
-    expand(&ex, &s, pp->macro_limit, 0);
-    if (ex.errors || L->nomem)
-        goto done;
-    int err = 0;
-    PCRE2_SIZE off = 0;
+    expand(&job->ex, &s, pp->macro_limit, 0);
+    if (job->ex.errors || L->nomem)
+        return;
+    job->ok = 1;
+}
+
+/* The PCRE2 part: the tried form when it compiles, else the pattern as written (whose error
+ * offsets point into the rule file); then the prefilter, the anchored copy and JIT. */
+static void compile_job(compile_job_t *job)
+{
+    rule_t *rule = job->rule;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | (rule->caseless ? PCRE2_CASELESS : 0);
-    const char *text = ex.out.data ? ex.out.data : "";
-    size_t text_len = ex.out.len;
-    /* the same pattern with its word lists as tries (alttrie.h), when it compiles; else the
-     * pattern as written, whose errors point at the rule file */
-    fast = alttrie_rewrite(text, text_len, &text_len);
-    if (fast != NULL) {
-        rule->code = pcre2_compile((PCRE2_SPTR)fast, text_len, opts, &err, &off, NULL);
-        if (rule->code != NULL)
-            text = fast;
-        else
-            text_len = ex.out.len;
+    const char *text = job->ex.out.data ? job->ex.out.data : "";
+    size_t text_len = job->ex.out.len;
+    job->fast_len = text_len;
+    job->fast = alttrie_rewrite(text, text_len, &job->fast_len);
+    if (job->fast != NULL) {
+        rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len, opts, &job->err,
+                                   &job->off, NULL);
+        if (rule->code != NULL) {
+            text = job->fast;
+            text_len = job->fast_len;
+        }
     }
     if (rule->code == NULL)
-        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &err, &off, NULL);
-    if (rule->code == NULL) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(err, msg, sizeof(msg));
-        if (off > ex.out.len)
-            off = ex.out.len;
-        uint32_t line = ex.lines ? ex.lines[off] : pp->lines[0];
-        uint32_t col = ex.cols ? ex.cols[off] : pp->cols[0];
-        if (err == PCRE2_ERROR_PATTERN_TOO_LARGE)
-            loader_error(L, pp->file, line, col,
-                         "the pattern of %s does not compile: %s (its compiled form passes "
-                         "PCRE2's 64 KB limit: a group repeated {n,m} is copied m times and a "
-                         "@MACRO at every use; %zu bytes after macro expansion)", rule->name,
-                         (const char *)msg, ex.out.len);
-        else
-            loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s",
-                         rule->name, (const char *)msg);
-        goto done;
-    }
+        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &job->err, &job->off, NULL);
+    if (rule->code == NULL)
+        return;
     add_prefilter(rule, text, text_len, opts);
-    /* a rule with an anchored copy never runs its search form: JIT compile only what runs
-     * (the compiler is most of the load time) */
+    /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
     if (rule->anchored == NULL)
         rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
+}
+
+static void report_compile_error(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
+{
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(job->err, msg, sizeof(msg));
+    size_t off = job->off > job->ex.out.len ? job->ex.out.len : job->off;
+    uint32_t line = job->ex.lines ? job->ex.lines[off] : pp->lines[0];
+    uint32_t col = job->ex.cols ? job->ex.cols[off] : pp->cols[0];
+    const char *name = job->rule->name;
+    if (job->err == PCRE2_ERROR_PATTERN_TOO_LARGE)
+        loader_error(L, pp->file, line, col,
+                     "the pattern of %s does not compile: %s (its compiled form passes "
+                     "PCRE2's 64 KB limit: a group repeated {n,m} is copied m times and a "
+                     "@MACRO at every use; %zu bytes after macro expansion)", name,
+                     (const char *)msg, job->ex.out.len);
+    else
+        loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s", name,
+                     (const char *)msg);
+}
+
+/* What the set learns from a compiled pattern: capture count, groups, span and canonical. */
+static void finish_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
+{
+    rule_t *rule = job->rule;
+    if (!job->ok)
+        return;
+    if (rule->code == NULL) {
+        report_compile_error(L, pp, job);
+        return;
+    }
     uint32_t captures = 0;
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)
         L->set->max_captures = captures;
     if (collect_groups(L, rule) != 0)
-        goto done;
+        return;
     int span = pcre2_substring_number_from_name(rule->code, (PCRE2_SPTR) "span");
     rule->span_group = span > 0 ? (uint32_t)span : 0;
     if (pp->canonical) {
@@ -481,11 +520,56 @@ static void compile_one(loader_t *L, pending_pattern_t *pp)
         loader_error(L, pp->file, pp->lines[0], pp->cols[0],
                      "the relation %s has no named group: its arguments are written (?<role>...) "
                      "or {TYPE:role}", rule->name);
-done:
-    free(fast);
-    strbuf_free(&ex.out);
-    free(ex.lines);
-    free(ex.cols);
+}
+
+static void free_job(compile_job_t *job)
+{
+    free(job->fast);
+    strbuf_free(&job->ex.out);
+    free(job->ex.lines);
+    free(job->ex.cols);
+}
+
+/* The compile threads take jobs from a shared counter, so a slow pattern does not hold up
+ * the others. */
+typedef struct compile_pool {
+    compile_job_t *jobs;
+    size_t count;
+    atomic_size_t next;
+} compile_pool_t;
+
+static void *compile_worker(void *arg)
+{
+    compile_pool_t *pool = arg;
+    for (;;) {
+        size_t k = atomic_fetch_add(&pool->next, 1);
+        if (k >= pool->count)
+            return NULL;
+        if (pool->jobs[k].ok)
+            compile_job(&pool->jobs[k]);
+    }
+}
+
+#define COMPILE_MAX_THREADS 8
+
+/* Runs every job on as many threads as the machine has processors (up to 8); the calling
+ * thread is one of them, and if no thread can be started it does all the work. */
+static void compile_parallel(compile_job_t *jobs, size_t count)
+{
+    compile_pool_t pool = {jobs, count, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t extra = cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (extra > COMPILE_MAX_THREADS - 1)
+        extra = COMPILE_MAX_THREADS - 1;
+    if (extra > count / 8)
+        extra = count / 8;   /* a handful of patterns is not worth a thread */
+    pthread_t threads[COMPILE_MAX_THREADS];
+    size_t started = 0;
+    while (started < extra && pthread_create(&threads[started], NULL, compile_worker, &pool) == 0)
+        started++;
+    compile_worker(&pool);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
 }
 
 /* Checks the type names that test lines use, now that every rule is known. */
@@ -505,7 +589,21 @@ static void check_test_names(loader_t *L)
 
 void pattern_compile_all(loader_t *L)
 {
-    for (size_t k = 0; k < L->pending_count && !L->nomem; k++)
-        compile_one(L, &L->pending[k]);
+    size_t n = L->pending_count;
+    compile_job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    if (jobs == NULL) {
+        L->nomem = 1;
+        return;
+    }
+    for (size_t k = 0; k < n && !L->nomem; k++)
+        expand_job(L, &L->pending[k], &jobs[k]);
+    if (!L->nomem)
+        compile_parallel(jobs, n);
+    for (size_t k = 0; k < n; k++) {
+        if (!L->nomem)
+            finish_job(L, &L->pending[k], &jobs[k]);
+        free_job(&jobs[k]);
+    }
+    free(jobs);
     check_test_names(L);
 }
