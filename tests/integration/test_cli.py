@@ -105,6 +105,31 @@ def test_extract_jsonl_keeps_ids_and_order(tmp_path):
     assert persons(docs[3]), "the quoted sentence names a person"
 
 
+def test_extract_threads_keep_input_order(tmp_path):
+    # more documents than a batch holds, of very different sizes, so that threads finish out of
+    # order; every thread count must print the same lines in the same order
+    texts = [NEWS_TEXT * (1 + k % 7) if k % 3 else "Xi Jinping spoke in Geneva." for k in range(600)]
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps({"id": "d%d" % k, "text": t}) + "\n"
+                           for k, t in enumerate(texts)) + "not json\n", encoding="utf-8")
+    outputs = []
+    for threads in ("1", "3"):
+        p = run_nerd("extract", "--jsonl", "--threads", threads, "--rules", RULES_EN, src)
+        assert p.returncode == 1, "the bad line makes the run fail"
+        outputs.append(p.stdout)
+    assert outputs[0] == outputs[1]
+    docs = parse_lines(outputs[0])
+    assert [d["id"] for d in docs[:600]] == ["d%d" % k for k in range(600)]
+    assert docs[600]["error_code"] == "json"
+    assert persons(docs[0]) == {"Xi Jinping"}
+
+
+def test_extract_threads_rejects_zero(tmp_path):
+    p = run_nerd("extract", "--threads", "0", "--rules", RULES_EN, tmp_path / "none.txt")
+    assert p.returncode == 2
+    assert b"--threads" in p.stderr
+
+
 def test_extract_stdin():
     p = run_nerd("extract", "--rules", RULES_EN, input=NEWS_TEXT.encode("utf-8"))
     assert p.returncode == 0, p.stderr.decode()
