@@ -371,6 +371,14 @@ static int prev_is_narrow(const prefilter_prev_t *prev)
     return prev->count > 0;
 }
 
+static unsigned bitmap_count(const uint8_t *bitmap)
+{
+    unsigned n = 0;
+    for (unsigned b = 0; b < 256; b++)
+        n += prefilter_has(bitmap, (unsigned char)b);
+    return n;
+}
+
 /*
  * Notes a text that every match contains, so that documents without it skip the pattern.  And
  * when PCRE2 found no quick way to the start of a match but the pattern can only start with
@@ -387,6 +395,8 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
     pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTBITMAP, &bitmap);
     if (first_type != 0)
         return;   /* PCRE2 jumps to the first character itself */
+    if (bitmap != NULL && bitmap_count(bitmap) > 128)
+        bitmap = NULL;   /* a lookahead's first bytes ("(?=[^,]{1,60},)"): no skipping at all */
     int caseless = (opts & PCRE2_CASELESS) != 0;
     int prev = prefilter_prev_bytes(text, len, caseless, 0, &rule->prev);
     prev |= prefilter_prev_bytes(text, len, caseless, 1, &rule->prev_word);
