@@ -1,7 +1,8 @@
 /*
  * serve.h - `nerd serve`, the daemon: what its main thread (serve.c), its worker threads
- * (serve_worker.c) and its helpers share: counters and reports (serve_stats.c), the HTTP
- * endpoint (serve_http.c), CURVE and ZAP (serve_zap.c), systemd and privileges (serve_sys.c).
+ * (serve_worker.c) and its helpers share: the command line (serve_opts.c), counters and
+ * reports (serve_stats.c), the HTTP endpoint (serve_http.c), CURVE and ZAP (serve_zap.c),
+ * systemd and privileges (serve_sys.c).
  *
  * Sockets and threads:
  *
@@ -46,6 +47,8 @@
 #define SERVE_DEFAULT_IN "tcp://127.0.0.1:5555"
 #define SERVE_DEFAULT_OUT "tcp://127.0.0.1:5556"
 #define SERVE_DEFAULT_MAX_BYTES (4u * 1024u * 1024u)
+#define SERVE_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+#define SERVE_DEFAULT_HEARTBEAT_MS 5000
 #define SERVE_INFLIGHT_PER_WORKER 64
 #define SERVE_MAX_ENVELOPE 32       /* routing frames kept for a reply; more: request dropped */
 #define SERVE_LINGER_MS 2000
@@ -143,6 +146,15 @@ typedef struct serve_opts {
     const char *user;           /* drop root to this user after binding */
     int allow_root;
 } serve_opts_t;
+
+/*
+ * Parses the serve command line into opts (serve_opts.c), reading --config FILE first when it
+ * is given.  Returns 0, -1 after --help was printed, or an exit status after a usage error was
+ * printed.  *expanded (set when a config file was read) is the argv to free with
+ * config_free_args(*expanded, *expanded_argc); opts points into it and into argv.
+ */
+int serve_opts_parse(int argc, char **argv, serve_opts_t *opts, char ***expanded,
+                     int *expanded_argc);
 
 /* The current rule set, swapped whole on reload; readers take a reference per document. */
 typedef struct serve_rules {
