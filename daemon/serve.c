@@ -329,18 +329,6 @@ static int serve_start_workers(serve_t *s)
     return 0;
 }
 
-/* The directory's last component, for Document.rule_set. */
-static void serve_rules_name(const char *dir, char *out, size_t outlen)
-{
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/')
-        len--;
-    size_t start = len;
-    while (start > 0 && dir[start - 1] != '/')
-        start--;
-    snprintf(out, outlen, "%.*s", (int)(len - start), dir + start);
-}
-
 /* Logs the errors of a failed load, one line each, and frees them. */
 static void serve_log_rule_errors(char *errors)
 {
@@ -1043,6 +1031,10 @@ static int serve_start(serve_t *s)
         log_error("cannot load the rules in %s", s->rules_dir);
         return -1;
     }
+    /* the name Documents may ask for (Document.rule_set): the version's "NAME@hash" part, the
+     * rule directory's last component; reloads read the same directory, so it stays */
+    const char *version = nerd_rules_version(s->rules.rules);
+    snprintf(s->rules.name, sizeof s->rules.name, "%.*s", (int)strcspn(version, "@"), version);
     if (s->opts.curve_secret != NULL) {
         s->zap = serve_zap_start(s->ctx, s->opts.curve_secret, s->opts.curve_allow, err,
                                  sizeof err);
@@ -1082,7 +1074,6 @@ int serve_main(int argc, char **argv)
     s->started_ms = serve_now_ms();
     s->rules_dir = cli_rules_dir(s->opts.rules_dir);
     pthread_mutex_init(&s->rules.lock, NULL);
-    serve_rules_name(s->rules_dir, s->rules.name, sizeof s->rules.name);
     atomic_init(&s->stop, 0);
     atomic_init(&s->ready, 0);
     atomic_init(&s->started_jobs, 0);

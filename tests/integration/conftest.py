@@ -85,8 +85,8 @@ def pb():
         shutil.rmtree(out, ignore_errors=True)
 
 
-def make_doc(pb, doc_id, text, metadata=None):
-    doc = pb.Document(id=doc_id, text=text)
+def make_doc(pb, doc_id, text, metadata=None, rule_set=""):
+    doc = pb.Document(id=doc_id, text=text, rule_set=rule_set)
     for key, value in (metadata or {}).items():
         doc.metadata.add(key=key, value=value)
     return doc.SerializeToString()

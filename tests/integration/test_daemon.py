@@ -52,6 +52,24 @@ def test_push_news_valgrind_safe(daemon, client_for, pb):
     assert result.processing_us > 0
 
 
+def test_document_rule_set_names_the_served_set(daemon, client_for, pb):
+    """Document.rule_set may name the set by its folder ("en") or its exact version; any other
+    name gets a rule_set error that says what is served."""
+    c = client_for(daemon)
+    c.send(make_doc(pb, "by-name", "Xi Jinping spoke.", rule_set="en"))
+    topic, result = c.recv_one()
+    assert_ok(topic, result, "by-name", "Xi Jinping spoke.")
+    version = result.rule_set_version
+    assert version.startswith("en@"), version
+    c.send(make_doc(pb, "by-version", "Xi Jinping spoke.", rule_set=version))
+    topic, result = c.recv_one()
+    assert_ok(topic, result, "by-version", "Xi Jinping spoke.")
+    c.send(make_doc(pb, "other", "Xi Jinping spoke.", rule_set="fr"))
+    topic, result = c.recv_one()
+    assert_error(topic, result, "rule_set", "other")
+    assert "'en'" in result.error and version in result.error, result.error
+
+
 def test_push_news_people(daemon, client_for, pb):
     """Every person of our news text, hyphenated given names whole ("Chen Mei-ling")."""
     c = client_for(daemon)
