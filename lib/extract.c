@@ -201,16 +201,17 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
  * pattern can make an attempt scan the rest of a long text and the cost of a pattern stays
  * linear in the text: a match (lookaheads included) longer than the window is not found.
  */
-static int next_match(doc_t *d, const rule_t *rule, size_t pos)
+static int next_match(doc_t *d, const rule_t *rule, size_t pos, size_t limit)
 {
     const unsigned char *shadow = (const unsigned char *)d->shadow;
     if (rule->anchored) {
         /* jump to the next byte a match can start with and try there only; the leftmost
          * match found this way is the one an unanchored search would find */
+        size_t stop = limit < d->len ? limit + 1 : d->len;
         for (;;) {
-            while (pos < d->len && !may_start(rule, shadow, pos))
+            while (pos < stop && !may_start(rule, shadow, pos))
                 pos++;
-            if (pos >= d->len)
+            if (pos >= stop)
                 return PCRE2_ERROR_NOMATCH;
             size_t end = d->len - pos > EXTRACT_WINDOW ? char_start(d, pos + EXTRACT_WINDOW) : d->len;
             int rc = match_at(d, rule, 1, pos, end);
@@ -224,20 +225,27 @@ static int next_match(doc_t *d, const rule_t *rule, size_t pos)
             }
         }
     }
-    /* PCRE2 finds the start itself: search windows of two window sizes, keeping a match that
-     * starts in the first half (it had a whole window after its start) */
+    /* PCRE2 finds the start itself, no further than limit: search windows of two window
+     * sizes, keeping a match that starts in the first half (it had a whole window after its
+     * start) */
+    pcre2_set_offset_limit(d->worker->match_context, limit < d->len ? limit : PCRE2_UNSET);
+    int rc;
     for (;;) {
-        if (d->len - pos <= 2 * (size_t)EXTRACT_WINDOW)
-            return match_at(d, rule, 0, pos, d->len);
+        if (d->len - pos <= 2 * (size_t)EXTRACT_WINDOW) {
+            rc = match_at(d, rule, 0, pos, d->len);
+            break;
+        }
         size_t half = char_start(d, pos + EXTRACT_WINDOW);
-        int rc = match_at(d, rule, 0, pos, char_start(d, pos + 2 * (size_t)EXTRACT_WINDOW));
-        if (rc == PCRE2_ERROR_NOMATCH ||
+        rc = match_at(d, rule, 0, pos, char_start(d, pos + 2 * (size_t)EXTRACT_WINDOW));
+        if ((rc == PCRE2_ERROR_NOMATCH && half <= limit) ||
             (rc >= 0 && pcre2_get_ovector_pointer(d->worker->match_data)[0] >= half)) {
             pos = half;
             continue;
         }
-        return rc;
+        break;
     }
+    pcre2_set_offset_limit(d->worker->match_context, PCRE2_UNSET);
+    return rc;
 }
 
 static unsigned char ascii_lower(unsigned char c)
@@ -257,6 +265,48 @@ static int contains_caseless(const char *hay, size_t n, const char *needle, size
             k++;
         if (k == m)
             return 1;
+    }
+    return 0;
+}
+
+/*
+ * Every match of rule that starts at or after *pos and no later than limit, in order, each
+ * handed to found; *pos ends past the last one.  0, or the first error.
+ */
+static int run_range(doc_t *d, const rule_t *rule, size_t *pos, size_t limit,
+                     extract_match_fn *found, void *ctx)
+{
+    while (*pos <= d->len && *pos <= limit) {
+        if (++d->calls >= CLOCK_EVERY) {
+            d->calls = 0;
+            int rc = extract_check_time(d);
+            if (rc)
+                return rc;
+        }
+        int rc = next_match(d, rule, *pos, limit);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+        if (rc == TIMEOUT_RC)
+            return NERD_ETIMEOUT;
+        if (rc < 0)
+            return map_pcre2_error(rc);
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->worker->match_data);
+        rc = found(d, rule, ov, ctx);
+        if (rc)
+            return rc;
+        size_t next = ov[1];
+        if (next <= *pos || ov[1] == ov[0]) {
+            /* an empty match: step over one character */
+            next = ov[1] > *pos ? ov[1] : *pos;
+            if (next >= d->len) {
+                *pos = d->len + 1;
+                return 0;
+            }
+            next++;
+            while (next < d->len && ((unsigned char)d->shadow[next] & 0xC0) == 0x80)
+                next++;
+        }
+        *pos = next;
     }
     return 0;
 }
@@ -290,40 +340,29 @@ static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, vo
 int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
 #endif
 {
-    size_t pos = 0;
     if (rule->required_len &&
         !(rule->caseless ? contains_caseless(d->shadow, d->len, rule->required, rule->required_len)
                          : contains(d->shadow, d->len, rule->required, rule->required_len)))
         return 0; /* the text lacks something every match contains */
-    while (pos <= d->len) {
-        if (++d->calls >= CLOCK_EVERY) {
-            d->calls = 0;
-            int rc = extract_check_time(d);
-            if (rc)
-                return rc;
-        }
-        int rc = next_match(d, rule, pos);
-        if (rc == PCRE2_ERROR_NOMATCH)
-            return 0;
-        if (rc == TIMEOUT_RC)
-            return NERD_ETIMEOUT;
-        if (rc < 0)
-            return map_pcre2_error(rc);
-        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->worker->match_data);
-        rc = found(d, rule, ov, ctx);
+    const gate_doc_t *g = &d->gate;
+    size_t pos = 0;
+    if (rule->gate_bit < 0 || g->lines == NULL || (rule->gate_caseless && g->fold_hazard))
+        return run_range(d, rule, &pos, SIZE_MAX, found, ctx);
+    uint32_t bit = (uint32_t)rule->gate_bit;
+    if (!gate_has(g->any, bit))
+        return 0; /* none of the words every match contains */
+    if (!rule->single_line || d->lines_joined)
+        return run_range(d, rule, &pos, SIZE_MAX, found, ctx);
+    /* every match lies within one line and contains a word: only lines with one can hold it */
+    for (size_t l = 0; l < g->line_count; l++) {
+        const gate_line_t *line = &g->lines[l];
+        if (!gate_has(line->rules, bit) || line->end < pos)
+            continue;
+        if (pos < line->start)
+            pos = line->start;
+        int rc = run_range(d, rule, &pos, line->end, found, ctx);
         if (rc)
             return rc;
-        size_t next = ov[1];
-        if (next <= pos || ov[1] == ov[0]) {
-            /* an empty match: step over one character */
-            next = ov[1] > pos ? ov[1] : pos;
-            if (next >= d->len)
-                return 0;
-            next++;
-            while (next < d->len && ((unsigned char)d->shadow[next] & 0xC0) == 0x80)
-                next++;
-        }
-        pos = next;
     }
     return 0;
 }
@@ -355,6 +394,8 @@ static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void
 
 void extract_mask(doc_t *d, const span_t *e)
 {
+    if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL)
+        d->lines_joined = 1;   /* a single-line rule could now match across that line end */
     d->shadow[e->start] = (char)d->rules->type_byte[e->type];
     if (e->end > e->start + 1)
         memset(d->shadow + e->start + 1, RULES_FILLER_BYTE, e->end - e->start - 1);
@@ -665,7 +706,10 @@ static int run_stages(doc_t *d)
     make_shadow(d->shadow, d->text, d->len);
     uint64_t t1 = extract_now();
     t->normalise += t1 - t0;
-    int rc = token_split(w->arena, d->shadow, d->len, &d->tokens, &d->token_count);
+    int rc = d->rules->gate ? gate_scan(d->rules->gate, w->arena, d->text, d->len, &d->gate) : 0;
+    if (rc)
+        return rc;
+    rc = token_split(w->arena, d->shadow, d->len, &d->tokens, &d->token_count);
     uint64_t t2 = extract_now();
     t->tokenise += t2 - t1;
     if (rc)

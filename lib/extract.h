@@ -67,6 +67,8 @@ typedef struct doc {
     uint64_t deadline;           /* monotonic ns, 0 = none */
     uint32_t calls;              /* pattern calls since the last clock check */
     uint64_t *bitmap;            /* one bit per byte, for overlap checks */
+    gate_doc_t gate;             /* which lines hold which rules' words (gate.h) */
+    int lines_joined;            /* an entity masked over a '\n': lines no longer bound matches */
     uint32_t *rel_args;          /* relations: (start,end) per named group, per match */
     size_t rel_arg_count, rel_arg_cap;
     nerd_result_t *result;

@@ -437,11 +437,13 @@ typedef struct compile_job {
     int ok;                        /* expansion succeeded: compile it */
     int err;                       /* PCRE2 error code when rule->code stays NULL */
     PCRE2_SIZE off;
+    prefilter_set_t *words;        /* what every match contains (gate.h), or NULL */
 } compile_job_t;
 
 static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 {
     job->rule = &L->set->rules[pp->rule];
+    job->rule->gate_bit = -1;
     job->ex.L = L;
     job->ex.file = pp->file;
     strbuf_init(&job->ex.out);
@@ -452,29 +454,46 @@ static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
     job->ok = 1;
 }
 
+/* The words one of which every match contains, for the gate, and whether a match stays on one
+ * line. */
+static void add_gate_words(compile_job_t *job, const char *text, size_t len)
+{
+    rule_t *rule = job->rule;
+    rule->single_line = !prefilter_may_cross_lines(text, len);
+    rule->gate_caseless = rule->caseless || strstr(text, "(?i") != NULL;
+    job->words = malloc(sizeof(*job->words));
+    if (job->words != NULL && !prefilter_required_set(text, len, job->words)) {
+        free(job->words);
+        job->words = NULL;
+    }
+}
+
 /* The PCRE2 part: the tried form when it compiles, else the pattern as written (whose error
  * offsets point into the rule file); then the prefilter, the anchored copy and JIT. */
 static void compile_job(compile_job_t *job)
 {
     rule_t *rule = job->rule;
+    /* the search form may be held to one line of the text (pcre2_set_offset_limit, gate.h) */
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | (rule->caseless ? PCRE2_CASELESS : 0);
     const char *text = job->ex.out.data ? job->ex.out.data : "";
     size_t text_len = job->ex.out.len;
     job->fast_len = text_len;
     job->fast = alttrie_rewrite(text, text_len, &job->fast_len);
     if (job->fast != NULL) {
-        rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len, opts, &job->err,
-                                   &job->off, NULL);
+        rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len,
+                                   opts | PCRE2_USE_OFFSET_LIMIT, &job->err, &job->off, NULL);
         if (rule->code != NULL) {
             text = job->fast;
             text_len = job->fast_len;
         }
     }
     if (rule->code == NULL)
-        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &job->err, &job->off, NULL);
+        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts | PCRE2_USE_OFFSET_LIMIT,
+                                   &job->err, &job->off, NULL);
     if (rule->code == NULL)
         return;
     add_prefilter(rule, text, text_len, opts);
+    add_gate_words(job, text, text_len);
     /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
     if (rule->anchored == NULL)
         rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
@@ -534,6 +553,7 @@ static void finish_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 
 static void free_job(compile_job_t *job)
 {
+    free(job->words);
     free(job->fast);
     strbuf_free(&job->ex.out);
     free(job->ex.lines);
@@ -597,6 +617,27 @@ static void check_test_names(loader_t *L)
     }
 }
 
+/* Numbers the rules that have words and builds the gate over them. */
+static void build_gate(loader_t *L, compile_job_t *jobs, size_t n)
+{
+    const prefilter_set_t **sets = malloc((n ? n : 1) * sizeof(*sets));
+    if (sets == NULL) {
+        L->nomem = 1;
+        return;
+    }
+    size_t count = 0;
+    for (size_t k = 0; k < n; k++) {
+        jobs[k].rule->gate_bit = -1;
+        if (jobs[k].words != NULL && jobs[k].rule->code != NULL) {
+            jobs[k].rule->gate_bit = (int)count;
+            sets[count++] = jobs[k].words;
+        }
+    }
+    if (count > 0 && (L->set->gate = gate_build(sets, count)) == NULL)
+        L->nomem = 1;
+    free(sets);
+}
+
 void pattern_compile_all(loader_t *L)
 {
     size_t n = L->pending_count;
@@ -609,11 +650,13 @@ void pattern_compile_all(loader_t *L)
         expand_job(L, &L->pending[k], &jobs[k]);
     if (!L->nomem)
         compile_parallel(jobs, n);
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++)
         if (!L->nomem)
             finish_job(L, &L->pending[k], &jobs[k]);
+    if (!L->nomem && L->error_count == 0)
+        build_gate(L, jobs, n);
+    for (size_t k = 0; k < n; k++)
         free_job(&jobs[k]);
-    }
     free(jobs);
     check_test_names(L);
 }

@@ -1252,3 +1252,490 @@ int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *tex
             return 1;
     return 0;
 }
+
+/* ---- required sets of literals ----
+ *
+ * For every item the reader works out four sets of strings (each kept only while it is small):
+ *   exact   the strings the item matches, when there are few ("said"; {"a", "an"} for [Aa]n?);
+ *   prefix  strings one of which every match begins with ({"id", "ys", "ved"} for
+ *           (?:id|ys|ved\s+a)); {""} when nothing is known;
+ *   suffix  the same for the end of a match;
+ *   req     the best set one of which every match contains.
+ * A sequence multiplies neighbouring items: the exact strings before an item that is not exact
+ * run on into its prefixes ("sa" then (?:id|ys|ved\s+a) requires {"said", "says", "saved"}),
+ * and its suffixes run on into the exact items after it.  Alternatives unite their branches.
+ * This is what makes the word lists usable after alttrie.c has factored them into tries.  Strings
+ * are kept in ASCII lower case: the caller looks for them without regard to ASCII case, which
+ * only adds places (see prefilter.h on the non-ASCII case variants of k and s).
+ */
+
+typedef struct lset {
+    int n;                                 /* strings held; -1: none known */
+    uint8_t len[PREFILTER_SET_MAX];
+    char s[PREFILTER_SET_MAX][PREFILTER_SET_LEN];
+} lset_t;
+
+/* What the reader knows about one item, group or sequence. */
+typedef struct lnode {
+    lset_t exact, prefix, suffix, req;
+} lnode_t;
+
+static void lset_none(lset_t *x)
+{
+    x->n = -1;
+}
+
+/* The set {""}: nothing known, but nothing wrong with multiplying by it. */
+static void lset_empty(lset_t *x)
+{
+    x->n = 1;
+    x->len[0] = 0;
+}
+
+static void lset_copy(lset_t *to, const lset_t *from)
+{
+    to->n = from->n;
+    for (int k = 0; k < from->n; k++) {
+        to->len[k] = from->len[k];
+        memcpy(to->s[k], from->s[k], from->len[k]);
+    }
+}
+
+static int lset_has(const lset_t *x, const char *s, size_t len)
+{
+    for (int k = 0; k < x->n; k++)
+        if (x->len[k] == len && memcmp(x->s[k], s, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Adds s to x; none known (-1) when the set would grow too large. */
+static void lset_add(lset_t *x, const char *s, size_t len)
+{
+    if (x->n < 0 || lset_has(x, s, len))
+        return;
+    if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
+        x->n = -1;
+        return;
+    }
+    x->len[x->n] = (uint8_t)len;
+    memcpy(x->s[x->n], s, len);
+    x->n++;
+}
+
+static void lset_unite(lset_t *x, const lset_t *y)
+{
+    if (y->n < 0)
+        x->n = -1;
+    for (int k = 0; k < y->n && x->n >= 0; k++)
+        lset_add(x, y->s[k], y->len[k]);
+}
+
+/* out := x followed by y (every pair); none known when a string or the set grows too large. */
+static void lset_times(lset_t *out, const lset_t *x, const lset_t *y)
+{
+    out->n = 0;
+    if (x->n < 0 || y->n < 0 || x->n * y->n > PREFILTER_SET_MAX) {
+        out->n = -1;
+        return;
+    }
+    for (int a = 0; a < x->n && out->n >= 0; a++)
+        for (int b = 0; b < y->n && out->n >= 0; b++) {
+            size_t len = (size_t)x->len[a] + y->len[b];
+            if (len > PREFILTER_SET_LEN) {
+                out->n = -1;
+                return;
+            }
+            char buf[PREFILTER_SET_LEN];
+            memcpy(buf, x->s[a], x->len[a]);
+            memcpy(buf + x->len[a], y->s[b], y->len[b]);
+            lset_add(out, buf, len);
+        }
+}
+
+static size_t lset_min_len(const lset_t *x)
+{
+    size_t m = PREFILTER_SET_LEN + 1;
+    for (int k = 0; k < x->n; k++)
+        if (x->len[k] < m)
+            m = x->len[k];
+    return m;
+}
+
+/* Whether cand is a usable requirement (strings of 3 bytes or more) better than best: longer
+ * shortest string (up to 6 bytes, beyond which all are rare), then fewer strings. */
+static int lset_better(const lset_t *cand, const lset_t *best)
+{
+    if (cand->n <= 0 || lset_min_len(cand) < 3)
+        return 0;
+    if (best->n <= 0)
+        return 1;
+    size_t mc = lset_min_len(cand), mb = lset_min_len(best);
+    mc = mc > 6 ? 6 : mc;
+    mb = mb > 6 ? 6 : mb;
+    return mc != mb ? mc > mb : cand->n < best->n;
+}
+
+static void lset_keep_better(lset_t *best, const lset_t *cand)
+{
+    if (lset_better(cand, best))
+        lset_copy(best, cand);
+}
+
+/* A node that matches the empty string only (a lookaround, \b, ^). */
+static void lnode_empty(lnode_t *x)
+{
+    lset_empty(&x->exact);
+    lset_empty(&x->prefix);
+    lset_empty(&x->suffix);
+    lset_none(&x->req);
+}
+
+/* A node about which nothing is known (\s, a class, .). */
+static void lnode_unknown(lnode_t *x)
+{
+    lset_none(&x->exact);
+    lset_empty(&x->prefix);
+    lset_empty(&x->suffix);
+    lset_none(&x->req);
+}
+
+/* A node matching exactly the strings of x->exact. */
+static void lnode_exact(lnode_t *x)
+{
+    lset_copy(&x->prefix, &x->exact);
+    lset_copy(&x->suffix, &x->exact);
+    lset_none(&x->req);
+    lset_keep_better(&x->req, &x->exact);
+}
+
+static unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* The exact set of a character class: one byte, or one letter in either case. */
+static void class_exact(const uint8_t bm[32], lset_t *exact)
+{
+    int found = -1;
+    for (unsigned b = 0; b < 256; b++) {
+        if (!prefilter_has(bm, (unsigned char)b))
+            continue;
+        unsigned char f = fold((unsigned char)b);
+        if (b >= 0x80 || b < 0x20 || (found >= 0 && f != found)) {
+            exact->n = -1;
+            return;
+        }
+        found = f;
+    }
+    exact->n = 0;
+    if (found >= 0) {
+        char c = (char)found;
+        lset_add(exact, &c, 1);
+    } else {
+        exact->n = -1;
+    }
+}
+
+static void read_set_alternatives(reader_t *r, lnode_t *out);
+
+/* A group after '('; a lookaround or comment matches "" as far as its neighbours go. */
+static void read_set_group(reader_t *r, lnode_t *out)
+{
+    lnode_empty(out);
+    if (peek(r, 0) == '*') {
+        give_up_hard(r);
+        return;
+    }
+    if (peek(r, 0) != '?') {
+        read_set_alternatives(r, out);
+        return;
+    }
+    int c = peek(r, 1);
+    if (c == ':' || c == '>' || c == '|') {
+        r->i += 2;
+        read_set_alternatives(r, out);
+        return;
+    }
+    if (c == '#' || c == '=' || c == '!' || (c == '<' && (peek(r, 2) == '=' || peek(r, 2) == '!'))) {
+        r->i++;
+        skip_group(r);
+        return;
+    }
+    if (c == '<' || c == '\'' || (c == 'P' && peek(r, 2) == '<')) {
+        char close = c == '\'' ? '\'' : '>';
+        while (r->i < r->len && r->p[r->i] != close)
+            r->i++;
+        r->i++;
+        read_set_alternatives(r, out);
+        return;
+    }
+    /* inline options: only i, m and s are understood (case does not matter here) */
+    r->i++;
+    while (r->i < r->len && r->p[r->i] != ')' && r->p[r->i] != ':') {
+        char o = r->p[r->i++];
+        if (!(o == 'i' || o == 'm' || o == 's' || o == '-')) {
+            give_up_hard(r);
+            return;
+        }
+    }
+    if (r->i >= r->len) {
+        give_up_hard(r);
+        return;
+    }
+    if (r->p[r->i++] == ':')
+        read_set_alternatives(r, out);
+}
+
+/* One item at r->i, c already consumed. */
+static void read_set_item(reader_t *r, unsigned char c, lnode_t *out)
+{
+    uint8_t bm[32];
+    memset(bm, 0, sizeof(bm));
+    lnode_unknown(out);
+    if (c == '(') {
+        read_set_group(r, out);
+        return;
+    }
+    lset_t *exact = &out->exact;
+    if (c == '\\') {
+        size_t at = r->i;
+        int e = peek(r, 0);
+        int consumes = read_escape(r, bm, 0);
+        if (!consumes) {
+            lnode_empty(out);            /* \b \B \A \z \Z \G \K, empty \Q\E */
+            return;
+        }
+        if (e == 'Q' || r->i != at + 1 || e < 0 || e >= 0x80 ||
+            (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))
+            return;   /* classes, code points, quoted text: not taken as literals */
+        exact->n = 0;
+        char ch = (char)e;
+        lset_add(exact, &ch, 1);
+    } else if (c == '[') {
+        int saved = r->gave_up;
+        read_class(r, bm);
+        if (!r->gave_up)
+            class_exact(bm, exact);
+        r->gave_up = saved;
+    } else if (c == '^' || c == '$') {
+        lnode_empty(out);
+        return;
+    } else if (c == '.' || c < 0x20 || c == 0x7F) {
+        return;   /* any character, or a type byte / control character: no literal */
+    } else if (c >= 0x80) {
+        char buf[4];
+        size_t n = 0;
+        buf[n++] = (char)c;
+        while (r->i < r->len && n < 4 && ((unsigned char)r->p[r->i] & 0xC0) == 0x80)
+            buf[n++] = r->p[r->i++];
+        exact->n = 0;
+        lset_add(exact, buf, n);
+    } else {
+        exact->n = 0;
+        char ch = (char)fold(c);
+        lset_add(exact, &ch, 1);
+    }
+    if (exact->n >= 0)
+        lnode_exact(out);
+}
+
+/* What a quantifier read after an item does to it. */
+static void quantify(lnode_t *x, int zero, int optional_once)
+{
+    if (!zero) {                     /* x+ x{2,}: x's words are still required */
+        lset_keep_better(&x->req, &x->exact);
+        lset_none(&x->exact);
+        return;
+    }
+    lset_none(&x->req);
+    if (optional_once && x->exact.n >= 0) {   /* x?: x or nothing */
+        lset_add(&x->exact, "", 0);
+        lnode_exact(x);
+        return;
+    }
+    lset_none(&x->exact);
+    lset_empty(&x->prefix);
+    lset_empty(&x->suffix);
+}
+
+/* Reads a sequence of items up to '|', ')' (not consumed) or the end into out. */
+static void read_set_sequence(reader_t *r, lnode_t *out, lnode_t *item, lset_t *cur, lset_t *tmp)
+{
+    lset_empty(cur);                 /* the exact strings since the last inexact item */
+    lset_none(&out->req);
+    int whole_exact = 1, at_start = 1;
+    lset_empty(&out->prefix);
+    while (r->i < r->len && !r->hard) {
+        unsigned char c = (unsigned char)r->p[r->i];
+        if (c == ')' || c == '|')
+            break;
+        r->i++;
+        read_set_item(r, c, item);
+        size_t before = r->i;
+        int zero = read_quantifier(r);
+        if (r->i != before)
+            quantify(item, zero, zero && r->i == before + 1 && r->p[before] == '?');
+        lset_keep_better(&out->req, &item->req);
+        if (item->exact.n >= 0) {
+            lset_times(tmp, cur, &item->exact);
+            if (tmp->n >= 0) {
+                lset_copy(cur, tmp);
+                continue;
+            }
+            /* too many strings: keep what is known so far and start again from this item */
+            lset_keep_better(&out->req, cur);
+            if (at_start)
+                lset_copy(&out->prefix, cur);
+            whole_exact = at_start = 0;
+            lset_copy(cur, &item->exact);
+            continue;
+        }
+        /* an inexact item: the run so far goes on into its prefixes, and its suffixes start
+         * the next run */
+        lset_times(tmp, cur, &item->prefix);
+        lset_keep_better(&out->req, tmp);
+        if (at_start)
+            lset_copy(&out->prefix, tmp->n >= 0 ? tmp : cur);
+        whole_exact = at_start = 0;
+        lset_copy(cur, &item->suffix);
+        if (cur->n < 0)
+            lset_empty(cur);
+    }
+    lset_keep_better(&out->req, cur);
+    lset_copy(&out->suffix, cur);
+    if (whole_exact) {
+        lset_copy(&out->exact, cur);
+        lset_copy(&out->prefix, cur);
+    } else {
+        lset_none(&out->exact);
+    }
+    if (out->prefix.n < 0)
+        lset_empty(&out->prefix);
+}
+
+/* Reads alternatives up to the closing ')' (consumed) or the end into out. */
+static void read_set_alternatives(reader_t *r, lnode_t *out)
+{
+    lnode_t *branch = malloc(2 * sizeof(lnode_t));
+    lset_t *tmp = malloc(2 * sizeof(lset_t));
+    if (branch == NULL || tmp == NULL || ++r->depth > 200) {
+        give_up_hard(r);
+        free(branch);
+        free(tmp);
+        return;
+    }
+    int first = 1;
+    for (;;) {
+        read_set_sequence(r, branch, branch + 1, tmp, tmp + 1);
+        /* a branch requires whichever of its sets is best */
+        lset_keep_better(&branch->req, &branch->prefix);
+        lset_keep_better(&branch->req, &branch->suffix);
+        if (first) {
+            *out = *branch;
+            first = 0;
+        } else {
+            lset_unite(&out->exact, &branch->exact);
+            lset_unite(&out->prefix, &branch->prefix);
+            lset_unite(&out->suffix, &branch->suffix);
+            if (out->prefix.n < 0)
+                lset_empty(&out->prefix);
+            if (out->suffix.n < 0)
+                lset_empty(&out->suffix);
+            if (branch->req.n <= 0)
+                lset_none(&out->req);
+            else
+                lset_unite(&out->req, &branch->req);
+        }
+        if (r->i < r->len && r->p[r->i] == '|') {
+            r->i++;
+            continue;
+        }
+        if (r->i < r->len && r->p[r->i] == ')')
+            r->i++;
+        break;
+    }
+    if (out->req.n > 0 && lset_min_len(&out->req) < 3)
+        lset_none(&out->req);
+    r->depth--;
+    free(branch);
+    free(tmp);
+}
+
+int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set)
+{
+    reader_t r = {pattern, len, 0, 0, 0, 0, 0};
+    lnode_t *top = malloc(sizeof(*top));
+    set->count = 0;
+    if (top == NULL)
+        return 0;
+    read_set_alternatives(&r, top);
+    lset_t *req = &top->req;
+    lset_keep_better(req, &top->exact);
+    lset_keep_better(req, &top->prefix);
+    lset_keep_better(req, &top->suffix);
+    if (!r.hard && r.i >= r.len && req->n > 0 && lset_min_len(req) >= 3) {
+        set->count = (size_t)req->n;
+        for (int k = 0; k < req->n; k++) {
+            set->len[k] = req->len[k];
+            memcpy(set->text[k], req->s[k], req->len[k]);
+        }
+    }
+    free(top);
+    return set->count > 0;
+}
+
+/* ---- what a match can consume ---- */
+
+int prefilter_may_cross_lines(const char *pattern, size_t len)
+{
+    reader_t r = {pattern, len, 0, 0, 0, 0, 0};
+    uint8_t bm[32];
+    memset(bm, 0, sizeof(bm));
+    while (r.i < r.len && !r.hard) {
+        unsigned char c = (unsigned char)r.p[r.i++];
+        int e = peek(&r, 0);
+        if (c == '\\' && (e == 'S' || e == 'N' || e == 'V')) {
+            r.i++;                 /* never a line feed */
+        } else if (c == '\\' && e == 'p') {
+            /* a property: letters, marks, numbers, punctuation, symbols, separators (Z is
+             * only U+2028/9 and spaces) never include the line feed, which is Cc */
+            r.i++;
+            int name = peek(&r, 0) == '{' ? peek(&r, 1) : peek(&r, 0);
+            if (!(name == 'L' || name == 'M' || name == 'N' || name == 'P' || name == 'S' ||
+                  name == 'Z'))
+                return 1;
+            uint8_t scratch[32];
+            memset(scratch, 0, sizeof(scratch));
+            read_property(&r, scratch, 0);
+        } else if (c == '\\') {
+            read_escape(&r, bm, 0);
+        } else if (c == '[' && e == '^') {
+            /* a negated class takes a line feed unless its body names one (\n, \s, \v) */
+            r.i++;
+            uint8_t body[32];
+            memset(body, 0, sizeof(body));
+            int saved = r.gave_up;
+            read_class(&r, body);
+            r.gave_up = saved;
+            if (!prefilter_has(body, '\n'))
+                return 1;
+        } else if (c == '[') {
+            read_class(&r, bm);
+        } else if (c == '(' && peek(&r, 0) == '?') {
+            int k = peek(&r, 1);
+            if (k == '=' || k == '!' || k == '#' ||
+                (k == '<' && (peek(&r, 2) == '=' || peek(&r, 2) == '!'))) {
+                r.i++;
+                skip_group(&r);   /* lookarounds consume nothing */
+            } else if (k == 's' || k == 'x' || k == '(' || k == 'R' || (k >= '0' && k <= '9') ||
+                       k == '&' || k == 'P' || k == '+' || k == '-') {
+                return 1;          /* dot-all, recursion, conditions: not followed */
+            }
+        } else if (c == '\n') {
+            return 1;
+        }
+        /* '.' never matches a newline without (?s); a plain character is itself */
+    }
+    return r.hard || r.gave_up || prefilter_has(bm, '\n');
+}

@@ -53,6 +53,32 @@ int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word
  * want of bytes before them). */
 int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text, size_t pos);
 
+/* A set of strings, one of which every match of a pattern contains (prefilter_required_set). */
+#define PREFILTER_SET_MAX 256
+#define PREFILTER_SET_LEN 24
+
+typedef struct prefilter_set {
+    size_t count;
+    uint8_t len[PREFILTER_SET_MAX];
+    char text[PREFILTER_SET_MAX][PREFILTER_SET_LEN];   /* ASCII lower case, not terminated */
+} prefilter_set_t;
+
+/*
+ * Works out a set of strings (each 3 bytes or more, at most PREFILTER_SET_MAX of them) such that
+ * every match of the pattern contains one of them in what it consumes: the cue verbs of
+ * "(?<span>@NAME)\s+(?:said|told)\b", say.  ASCII letters are in lower case and must be
+ * looked for without regard to ASCII case (a caseless pattern also matches the Kelvin sign for
+ * k and the long s for s: the caller must allow for those).  Returns 1 with set filled, or 0
+ * when no useful set is known (set->count 0).
+ */
+int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set);
+
+/*
+ * Whether a match of the pattern may consume a line feed (\s, a negated class, \n, (?s). ...).
+ * When it returns 0, every match lies within one line of the text, lookarounds aside.
+ */
+int prefilter_may_cross_lines(const char *pattern, size_t len);
+
 static inline int prefilter_has(const uint8_t bitmap[32], unsigned char b)
 {
     return (bitmap[b >> 3] >> (b & 7)) & 1;

@@ -201,6 +201,7 @@ static void rules_free(nerd_rules_t *set)
     free(set->rules);
     free(set->tests);
     gazetteer_destroy(&set->gazetteer);
+    gate_destroy(&set->gate);
     nerd_arena_destroy(&set->pool);
     free(set);
 }

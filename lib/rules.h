@@ -12,6 +12,7 @@
 #include <pcre2.h>
 #include <stdatomic.h>
 
+#include "gate.h"
 #include "gazetteer.h"
 #include "prefilter.h"
 #include "nerd.h"
@@ -47,6 +48,9 @@ typedef struct rule {
     prefilter_prev_t prev_word;  /* the same where the match starts with an ASCII word char */
     char required[32];           /* text every match contains (prefilter.h), not terminated */
     uint32_t required_len;       /* 0: none known */
+    int gate_bit;                /* bit in the gate's masks (gate.h), -1: the rule has no words */
+    int gate_caseless;           /* its words may match a Kelvin sign or long s (prefilter.h) */
+    int single_line;             /* no match consumes a '\n' (prefilter_may_cross_lines) */
     uint32_t span_group;         /* the group named span, 0 for the whole match */
     uint32_t canonical_group;    /* canonical=GROUP, 0 when absent */
     rule_group_t *groups;        /* named groups in number order (relation arguments) */
@@ -91,6 +95,7 @@ struct nerd_rules {
     size_t relation_type_count;
     size_t phase_count;
     gazetteer_t *gazetteer;
+    gate_t *gate;                /* the words of the rules that have some; NULL when none do */
     rule_test_t *tests;
     size_t test_count;
     uint32_t max_captures;       /* largest capture count of any pattern */

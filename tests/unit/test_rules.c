@@ -486,6 +486,7 @@ static void random_pattern(unsigned *seed, char *out, size_t cap, int depth, int
         "\\p{Lu}", "\\p{Ll}", "\\w", "\\s", "\\s", "[A-Z]", "[a-z]", "\\d", "Tam", "said",
         "the", "\"", "\xE2\x80\x9C", ".", "[^ ]", ",", "\\.", "K", "\xC3\x89", "[\"\xE2\x80\x9C]",
         "\\W", "e", "(?i:tam)", "\\x{54}", "[[:alpha:]]", "\\Qa.\\E", "(?:x{0})", "\\S", "\\p{L}",
+        "(?:said|told|added)", "[^,\\n]", "[ \\t]", "\\n", "Lee", "(?:Kim|Ann) ", "[Tt]he",
     };
     /* zero-width items take no quantifier */
     static const char *const assertions[] = {
@@ -558,12 +559,22 @@ static void test_rules_prefilter_changes_nothing(void **state)
         "(?<![\\p{L}'-])(?:Zoe|Ann|Bob|Kim)\\s+\\p{Lu}\\w+",
         "\\b(?:one|two|3)\\s+days\\b",
         "(?<=\\bsaid\\s)\\p{Lu}\\w+|(?<=\\d\\s)days",
+        "\\p{Lu}\\w+[ \\t]+(?:said|told|added)\\b",
+        "\\p{Lu}\\w+\\s+(?:said|told|added)\\b",
+        "(?:s(?:a(?:id|ys)|tated)|t(?:old|ells))[ ]+\\p{Lu}\\w+",
+        "[^,\\n]{1,20}(?:contributed|paid)",
+        "(?i)\\bsaid\\b",
+        "[^,]{1,20}(?:contributed|paid)",
+        "\\p{Lu}\\w+(?:[ ]\\p{Lu}\\w+)?[ ]told\\s\\p{Lu}\\w+",
     };
+    /* several lines, some with the words of a pattern and some without, so that the gate
+     * (gate.h: rules skipped where their words are not) is tried both ways */
     const char *text = "By Ann Lee\nThe Times said on Monday that Zoe Quinn, a writer, met "
                        "U.S. envoys in Z\xC3\xBCrich and zurich 3 days ago; \xE2\x80\x9CIt works,\xE2\x80\x9D "
-                       "said Bob Brown. He paid $4.5bn to ann@acme.com, 1,234,567 times. NOTE: Tam Tull and "
-                       "Kim Kane contributed to this. \"Done\", she said. \xC3\x89lise \xC3\x89vans left. "
-                       "Ask McDonald or KIM lee.";
+                       "said Bob Brown.\nHe paid $4.5bn to ann@acme.com, 1,234,567 times. NOTE: Tam Tull and "
+                       "Kim Kane contributed to this.\n\n\"Done\", she said. \xC3\x89lise \xC3\x89vans left.\n"
+                       "Ask McDonald or KIM lee, Tam told\nKim. Ann Lee added: two days.\n"
+                       "\xE2\x84\xAAIM lee (a Kelvin sign: caseless k) and \xC5\xBF" "aid (a long s).";
     char plain[2048], guarded[2048];
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
         spans_of("", patterns[i], text, plain, sizeof(plain));

@@ -1,0 +1,52 @@
+/*
+ * gate.h - which lines of a document may hold a match of which rule, found in one pass.
+ *
+ * Most rules can only match where one of a few words is (a cue verb, a month, "born" or
+ * "elected"): prefilter_required_set() works out those words from the pattern.  The gate is one
+ * Aho-Corasick automaton over the words of every rule, run once over each document (ASCII case
+ * folded).  It gives, per line, the set of rules whose words occur there; the extractor then
+ * skips a rule in a document without its words, and runs a rule that never matches across a
+ * line only in the lines that have them.  Both are exact: a match must contain one of the
+ * words, so nothing a rule could match is skipped.
+ */
+#ifndef NERD_GATE_H
+#define NERD_GATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nerd.h"
+#include "prefilter.h"
+
+typedef struct gate gate_t;
+
+/* One line of a document: [start, end), end at its '\n' or at the end of the text. */
+typedef struct gate_line {
+    uint32_t start, end;
+    const uint64_t *rules;   /* gate_words() words: bit k set when rule set k has a word here */
+} gate_line_t;
+
+/* What the gate found in one document (in the worker's arena). */
+typedef struct gate_doc {
+    gate_line_t *lines;
+    size_t line_count;
+    uint64_t *any;           /* the union over the lines */
+    int fold_hazard;         /* the text has a Kelvin sign or a long s (see prefilter.h) */
+} gate_doc_t;
+
+/* Builds the automaton for sets[0..count) (set k is gate bit k); NULL when memory runs out. */
+gate_t *gate_build(const prefilter_set_t *const *sets, size_t count);
+void gate_destroy(gate_t **gate);
+/* 64-bit words in each line's rule mask. */
+size_t gate_words(const gate_t *gate);
+
+/* Scans text[0..len) and fills out; 0, or NERD_ENOMEM when the arena runs out. */
+int gate_scan(const gate_t *gate, nerd_arena_t *arena, const char *text, size_t len,
+              gate_doc_t *out);
+
+static inline int gate_has(const uint64_t *mask, uint32_t bit)
+{
+    return (int)((mask[bit >> 6] >> (bit & 63)) & 1u);
+}
+
+#endif
