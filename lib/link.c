@@ -6,6 +6,10 @@
  *     "Lai Chun-chang"); a later one-word PERSON with that text, or a bare capitalised word
  *     outside any entity, gets (or becomes a PERSON with) the full name; words of entities of
  *     internal types (a surname from a list, ...) count as bare, and the mention replaces them;
+ *     a PERSON whose canonical name is a part of its text ("Mr. Lai" -> "Lai") counts by that
+ *     part; a bare mention takes in the words before it that the full name has there ("De Vos"), or the rest of the full name after it, places included ("Kevin Taipei");
+ *   - words of lines in capitals ("RUGBY - GREEN TO LEAD SIDE") link to every full name of the
+ *     text, even one named after them (headlines come before their story);
  *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
  *     registers that acronym; it and every later use become the ORG's canonical name;
  *   - otherwise the canonical name stays unset, meaning the text with blanks made single
@@ -35,6 +39,7 @@ typedef struct name_map {
 typedef struct linker {
     doc_t *d;
     name_map_t people, acronyms;
+    name_map_t caps;             /* words of every full name in the text, in capitals */
     span_vec_t *found;           /* entities the linker adds */
 } linker_t;
 
@@ -103,10 +108,16 @@ static int is_blank_byte(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Whether a word of a full name may stand for the person on its own. */
+/* Whether a word of a full name may stand for the person on its own: not a title, not an
+ * initial, not a word in capitals ("DVD" of a wrong "Ray DVD", "TV"). */
 static int name_word_usable(const char *w, size_t n)
 {
     if (n < 2 || w[n - 1] == '.')
+        return 0;
+    size_t lower = 0;
+    for (size_t i = 0; i < n; i++)
+        lower += (unsigned char)w[i] >= 0x80 || (w[i] >= 'a' && w[i] <= 'z');
+    if (lower == 0)
         return 0;
     size_t i = 0;
     if (!token_char_is_upper(utf8_next((const unsigned char *)w, &i)))
@@ -128,15 +139,102 @@ static void entity_canonical(const doc_t *d, const span_t *e, const char **c, si
     }
 }
 
-/* A PERSON: register the first and last words of a full name, or link a one-word mention. */
+static char lower_ascii(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static char upper_ascii(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+/* Whether a and b of n bytes are equal but for the case of ASCII letters. */
+static int equal_fold(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower_ascii(a[i]) != lower_ascii(b[i]))
+            return 0;
+    return 1;
+}
+
+/* The name part of a PERSON mention: a canonical name that is a part of its own text is the
+ * name without a title (a rule's canonical group), else the whole text.  1 for a part. */
+static int person_name(const doc_t *d, const span_t *e, const char **t, size_t *n)
+{
+    *t = d->text + e->start;
+    *n = e->end - e->start;
+    if (e->canonical && e->canonical >= *t && e->canonical + e->canonical_len <= *t + *n &&
+        e->canonical_len > 0) {
+        *t = e->canonical;
+        *n = e->canonical_len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Registers w[0..n) of a full name in capitals ("GREEN" for "Damon Green"); a word only
+ * when it may stand for the person (word), a whole name always. */
+static int put_caps(linker_t *lk, const char *w, size_t n, const char *canon, size_t clen, int word)
+{
+    if (word && !name_word_usable(w, n))
+        return 0;
+    char *key = nerd_arena_alloc(lk->d->worker->arena, n + 1);
+    if (key == NULL)
+        return NERD_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        key[i] = upper_ascii(w[i]);
+    key[n] = '\0';
+    map_put(&lk->caps, key, n, canon, clen);
+    return 0;
+}
+
+/*
+ * Headlines in capitals come before the story that names the people in full ("GREEN TO LEAD
+ * SIDE" above "Damon Green ..."): every full name in the text, wherever it is, and its
+ * first and last words, in capitals, for the words of lines in capitals (link_caps).
+ */
+static int register_caps(linker_t *lk, const span_vec_t *ents)
+{
+    const doc_t *d = lk->d;
+    for (size_t k = 0; k < ents->count; k++) {
+        const span_t *e = &ents->items[k];
+        if (e->removed || e->type != d->rules->person_type)
+            continue;
+        const char *t;
+        size_t n, a = 0, b;
+        person_name(d, e, &t, &n);
+        while (a < n && !is_blank_byte((unsigned char)t[a]))
+            a++;
+        if (a == n)
+            continue;
+        for (b = n; b > 0 && !is_blank_byte((unsigned char)t[b - 1]); b--)
+            ;
+        const char *canon;
+        size_t clen;
+        entity_canonical(d, e, &canon, &clen);
+        if (put_caps(lk, t, a, canon, clen, 1) != 0 || put_caps(lk, t + b, n - b, canon, clen, 1) != 0 ||
+            put_caps(lk, t, n, canon, clen, 0) != 0)
+            return NERD_ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * A PERSON: register the first and last words of a full name, or link a one-word mention.  A
+ * canonical name that is a part of the mention's own text is its name without a title ("Mr.
+ * Hemming" -> "Hemming", from a rule's canonical group): the name part is what is registered
+ * or linked, so "Professor Eastman" after "Cres Eastman" is Cres Eastman.
+ */
 static void link_person(linker_t *lk, span_t *e)
 {
-    const char *t = lk->d->text + e->start;
-    size_t n = e->end - e->start, a = 0;
+    const char *t;
+    size_t n, a = 0;
+    int part = person_name(lk->d, e, &t, &n);
     while (a < n && !is_blank_byte((unsigned char)t[a]))
         a++;
     if (a == n) {
-        const name_entry_t *hit = e->canonical ? NULL : map_get(&lk->people, t, n);
+        const name_entry_t *hit = e->canonical && !part ? NULL : map_get(&lk->people, t, n);
         if (hit) {
             e->canonical = hit->canonical;
             e->canonical_len = hit->canonical_len;
@@ -218,6 +316,8 @@ static void link_place(linker_t *lk, span_t *e)
 static void link_entity(linker_t *lk, span_t *e)
 {
     const nerd_rules_t *rules = lk->d->rules;
+    if (e->removed)
+        return;   /* a unit inside a full name found by linking */
     if (e->type == rules->loc_type)
         link_place(lk, e);
     if (e->type == rules->person_type) {
@@ -234,11 +334,118 @@ static void link_entity(linker_t *lk, span_t *e)
     }
 }
 
+static int is_internal(const doc_t *d, const span_t *e);
+
+/*
+ * A bare first word of a known person followed by the rest of that person's full name ("Kevin"
+ * of "Kevin Taipei", where "Taipei" is a place unit): the whole name is the mention.  With fold,
+ * in any case of ASCII letters ("DAMON GREEN").  Returns
+ * the last token of the name, or SIZE_MAX when the text there is not the full name or an entity
+ * other than a place or a helper unit lies in its way.  Those units are marked removed.
+ */
+static size_t link_full_name(linker_t *lk, size_t i, const name_entry_t *hit, int fold)
+{
+    doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    uint32_t start = tk[i].start, end = start + hit->canonical_len;
+    if (hit->canonical_len <= tk[i].end - start || end > d->len)
+        return SIZE_MAX;
+    if (fold ? !equal_fold(d->text + start, hit->canonical, hit->canonical_len)
+             : memcmp(d->text + start, hit->canonical, hit->canonical_len) != 0)
+        return SIZE_MAX;
+    size_t j = i;
+    while (j + 1 < d->token_count && tk[j].end < end)
+        j++;
+    if (tk[j].end != end ||
+        (j + 1 < d->token_count && !(tk[j + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT))))
+        return SIZE_MAX;
+    span_vec_t *ents = &d->worker->entities;
+    size_t lo = 0, hi = ents->count;   /* sorted by start: the first starting at or after start */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ents->items[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k > 0; k--) {   /* one that starts before and reaches in: not a fit */
+        const span_t *e = &ents->items[k - 1];
+        if (e->start + 256 < start)
+            break;   /* entities are short */
+        if (!e->removed && e->end > start)
+            return SIZE_MAX;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = lo; k < ents->count && ents->items[k].start < end; k++) {
+            span_t *e = &ents->items[k];
+            if (e->removed)
+                continue;
+            int fits = e->start >= start && e->end <= end &&
+                       (e->type == d->rules->loc_type || is_internal(d, e));
+            if (!fits)
+                return SIZE_MAX;
+            if (pass == 1)
+                e->removed = 1;
+        }
+    }
+    return j;
+}
+
+/*
+ * The first token of a linked mention of a person, moved back over the bare words before it
+ * that the full name has right there ("De Vos" of "Pieter De Vos", "Ming Tao" of "Lin Ming
+ * Tao", "Van der Berg"): up to three words after floor (the end of the last entity or
+ * mention), one blank apart, the first of them capitalised, when they and the mention end the
+ * canonical name after a blank.
+ */
+static size_t link_back(const linker_t *lk, size_t i, uint32_t end, const name_entry_t *hit,
+                        uint32_t floor)
+{
+    const doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    size_t first = i;
+    for (size_t back = 1; back <= 3 && back <= i; back++) {
+        size_t p = i - back;
+        if (tk[p].start < floor || !(tk[p].flags & TOK_WORD) ||
+            !(tk[p + 1].flags & TOK_SPACE_BEFORE) || tk[p + 1].start != tk[p].end + 1 ||
+            d->text[tk[p].end] != ' ')
+            break;
+        size_t n = end - tk[p].start;
+        if (n >= hit->canonical_len)
+            break;
+        const char *tail = hit->canonical + hit->canonical_len - n;
+        const char *w = d->text + tk[p].start;   /* "Van der" may open what "van der" ends */
+        if ((tk[p].flags & TOK_CAP) && tail[-1] == ' ' && lower_ascii(tail[0]) == lower_ascii(w[0]) &&
+            memcmp(tail + 1, w + 1, n - 1) == 0)
+            first = p;
+    }
+    return first;
+}
+
+/* Adds the mention of tokens first..last found by linking; returns last, or SIZE_MAX - 1. */
+static size_t push_mention(linker_t *lk, size_t first, size_t last, const name_entry_t *hit, int org)
+{
+    const doc_t *d = lk->d;
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.start = d->tokens[first].start;
+    s.end = d->tokens[last].end;
+    s.rule = UINT32_MAX;
+    s.type = (uint16_t)(org ? d->rules->org_type : d->rules->person_type);
+    s.linked = 1;
+    s.canonical = hit->canonical;
+    s.canonical_len = hit->canonical_len;
+    s.rule_id = org ? "link.acronym" : "link.person";
+    if (span_vec_push(lk->found, &s) != 0)
+        return SIZE_MAX - 1;
+    return last;
+}
+
 /*
  * A bare word at token i, outside every entity and ending before limit: is it a known
  * acronym or a word of a known person?  Returns the last token of the mention, or SIZE_MAX.
  */
-static size_t link_bare(linker_t *lk, size_t i, uint32_t limit)
+static size_t link_bare(linker_t *lk, size_t i, uint32_t limit, uint32_t floor)
 {
     doc_t *d = lk->d;
     const token_t *tk = d->tokens;
@@ -272,19 +479,70 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit)
     }
     if (best == NULL || token_hyphen_joined(d->text, tk, d->token_count, i, best_j))
         return SIZE_MAX;
-    span_t s;
-    memset(&s, 0, sizeof(s));
-    s.start = tk[i].start;
-    s.end = tk[best_j].end;
-    s.rule = UINT32_MAX;
-    s.type = (uint16_t)(best_org ? d->rules->org_type : d->rules->person_type);
-    s.linked = 1;
-    s.canonical = best->canonical;
-    s.canonical_len = best->canonical_len;
-    s.rule_id = best_org ? "link.acronym" : "link.person";
-    if (span_vec_push(lk->found, &s) != 0)
-        return SIZE_MAX - 1;
-    return best_j;
+    if (!best_org && best_j == i) {
+        size_t full = link_full_name(lk, i, best, 0);
+        if (full != SIZE_MAX)
+            best_j = full;
+    }
+    size_t first = best_org ? i : link_back(lk, i, tk[best_j].end, best, floor);
+    return push_mention(lk, first, best_j, best, best_org);
+}
+
+/*
+ * Whether tokens i..j stand in a line of capitals: the nearest word before them or after them
+ * on their line is in capitals too ("RUGBY - GREEN TO LEAD", not the speaker of a transcript
+ * line "PENCE: Well, ...").
+ */
+static int caps_line(const doc_t *d, size_t i, size_t j)
+{
+    const token_t *tk = d->tokens;
+    for (size_t k = i; k > 0 && k + 4 > i; k--) {
+        if (tk[k].flags & TOK_NEWLINE_BEFORE)
+            break;
+        if (tk[k - 1].flags & TOK_WORD) {
+            if (tk[k - 1].flags & TOK_ALLCAPS)
+                return 1;
+            break;
+        }
+    }
+    for (size_t k = j + 1; k < d->token_count && k < j + 5; k++) {
+        if (tk[k].flags & TOK_NEWLINE_BEFORE)
+            break;
+        if (tk[k].flags & TOK_WORD)
+            return (tk[k].flags & TOK_ALLCAPS) != 0;
+    }
+    return 0;
+}
+
+/*
+ * A word of a line in capitals ("RUGBY - GREEN TO LEAD SIDE"), outside every entity,
+ * that is a word of a full name anywhere in the text, or that name in full ("DAMON GREEN"): a
+ * mention of that person.  Returns the last token of the mention, or SIZE_MAX.
+ */
+static size_t link_caps(linker_t *lk, size_t i)
+{
+    doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    if (!(tk[i].flags & TOK_WORD) || !(tk[i].flags & TOK_ALLCAPS) || tk[i].end - tk[i].start < 3)
+        return SIZE_MAX;
+    if (i > 0 && !(tk[i].flags & TOK_SPACE_BEFORE) && !(tk[i - 1].flags & TOK_PUNCT))
+        return SIZE_MAX;
+    if (i + 1 < d->token_count && !(tk[i + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT)))
+        return SIZE_MAX;
+    size_t j = i;   /* the longest run of capitals words, one blank apart, that is a name */
+    while (j + 1 < d->token_count && j < i + 3 && (tk[j + 1].flags & TOK_WORD) &&
+           (tk[j + 1].flags & TOK_ALLCAPS) && tk[j + 1].start == tk[j].end + 1 && d->text[tk[j].end] == ' ')
+        j++;
+    for (;; j--) {
+        const name_entry_t *hit = map_get(&lk->caps, d->text + tk[i].start, tk[j].end - tk[i].start);
+        if (hit && !caps_line(d, i, j))
+            hit = NULL;
+        if (hit && (j == i || link_full_name(lk, i, hit, 1) == j) &&
+            !token_hyphen_joined(d->text, tk, d->token_count, i, j))
+            return push_mention(lk, i, j, hit, 0);
+        if (j == i)
+            return SIZE_MAX;
+    }
 }
 
 static int is_internal(const doc_t *d, const span_t *e)
@@ -329,7 +587,8 @@ int link_entities(doc_t *d)
     lk.d = d;
     lk.found = &w->candidates;
     lk.found->count = 0;
-    if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0)
+    if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0 ||
+        map_init(w->arena, &lk.caps, 2 * n) != 0 || register_caps(&lk, ents) != 0)
         return NERD_ENOMEM;
     size_t k = 0;
     uint32_t covered = 0;
@@ -343,13 +602,18 @@ int link_entities(doc_t *d)
         }
         if (t->start < covered)
             continue;
-        if (lk.people.used == 0 && lk.acronyms.used == 0)
+        if (lk.people.used == 0 && lk.acronyms.used == 0 && lk.caps.used == 0)
             continue;
         size_t next = k;   /* a mention may cover words of internal entities, not others */
         while (next < n && is_internal(d, &ents->items[next]))
             next++;
         uint32_t limit = next < n ? ents->items[next].start : (uint32_t)d->len;
-        size_t last = link_bare(&lk, i, limit);
+        uint32_t floor = covered;   /* a word already in a mention is not taken again */
+        if (lk.found->count && lk.found->items[lk.found->count - 1].end > floor)
+            floor = lk.found->items[lk.found->count - 1].end;
+        size_t last = link_bare(&lk, i, limit, floor);
+        if (last == SIZE_MAX && lk.caps.used)
+            last = link_caps(&lk, i);
         if (last == SIZE_MAX - 1)
             return NERD_ENOMEM;
         if (last != SIZE_MAX)

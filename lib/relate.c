@@ -7,7 +7,10 @@
  * when its type is internal).  Pronouns (PRON entities used as
  * arguments) take the name of the most recent speaker of an earlier relation, or else of the
  * most recent PERSON before them.  A rule with speaker=previous gets a speaker argument without
- * a span: the speaker of the previous relation of the same type.
+ * a span: the speaker of the previous relation of the same type.  Speakers get the name a reader
+ * would give them: a one-word PERSON the full name of a person named before it, and "it" or a
+ * description such as "the company" the name of the latest organisation; a description of a
+ * person ("the rookie defenceman") is resolved as a pronoun.
  */
 #include "extract.h"
 
@@ -187,7 +190,7 @@ static int possessive(const doc_t *d, const nerd_entity_t *e)
  */
 static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
 {
-    if (p->speaker && p->speaker_pos < pos && compatible(p, p->speaker, cls))
+    if (p->speaker && p->speaker_pos <= pos && compatible(p, p->speaker, cls))
         return p->speaker;
     size_t lo = 0, hi = p->person_count;   /* last PERSON starting before pos */
     while (lo < hi) {
@@ -204,6 +207,101 @@ static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
             if ((pass == 1 || !possessive(p->d, e)) && compatible(p, e->canonical, cls))
                 return e->canonical;
         }
+    return NULL;
+}
+
+/*
+ * The full name a one-word PERSON speaker stands for: "Hemming" (or "Mr. Hemming" given the
+ * canonical "Hemming") after "Brian Hemming" is Brian Hemming, the name attribution is scored
+ * and read by.  Linking usually does this already; this catches the mentions it left alone.
+ * The latest earlier PERSON whose canonical name has more words and ends (or starts) with the
+ * word wins; NULL when there is none.
+ */
+static const char *full_name(const pronouns_t *p, const char *word, uint32_t pos)
+{
+    size_t wn = strlen(word);
+    if (wn < 2 || memchr(word, ' ', wn) != NULL)
+        return NULL;
+    for (size_t k = p->person_count; k > 0; k--) {
+        const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
+        if (e->start >= pos)
+            continue;
+        const char *c = e->canonical;
+        size_t cn = strlen(c);
+        if (cn <= wn + 1)
+            continue;
+        if ((memcmp(c + cn - wn, word, wn) == 0 && c[cn - wn - 1] == ' ') ||
+            (memcmp(c, word, wn) == 0 && c[wn] == ' '))
+            return c;
+    }
+    return NULL;
+}
+
+/*
+ * Whether a speaker that is no entity is a definite description of an organisation named
+ * before it: "the company", "The utility", "the federal department".  News names an
+ * organisation once and then speaks of it this way, so its statements belong to that name.
+ */
+static int org_description(const char *text)
+{
+    static const char *const nouns[] = {
+        "company", "firm", "utility", "department", "agency", "ministry", "bank", "railway",
+        "railroad", "airline", "carrier", "union", "organization", "organisation", "board",
+        "commission", "council", "network", "broadcaster", "newspaper", "league", "club",
+        "university", "hospital", "retailer", "manufacturer", "automaker", "insurer", "lender",
+        "regulator", "watchdog", "group", "corporation", "charity", "foundation", "institute",
+        "party", "station", "publisher", "developer", "operator", "service", "authority"};
+    if (!((text[0] == 't' || text[0] == 'T') && strncmp(text + 1, "he ", 3) == 0))
+        return 0;
+    const char *last = strrchr(text, ' ') + 1;
+    int words = 0;
+    for (const char *q = text; *q; q++)
+        if (*q == ' ')
+            words++;
+    if (words > 2)
+        return 0;
+    for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++)
+        if (strcmp(last, nouns[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Whether a speaker that is no entity is a definite description of a person, "the 39-year-old
+ * founder", "the rookie defenceman": "the" and lower-case words.  Such a speaker is someone
+ * the text has named, and is resolved as a pronoun is.
+ */
+static int person_description(const char *text)
+{
+    if (!((text[0] == 't' || text[0] == 'T') && strncmp(text + 1, "he ", 3) == 0))
+        return 0;
+    for (const char *q = text + 4; *q; q++)
+        if ((unsigned char)*q < 0x80 && !(islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
+                                          *q == ' ' || *q == '-'))
+            return 0;
+    return !org_description(text);
+}
+
+#define ORG_LOOKBACK 60            /* entities looked at for the organisation a description means */
+
+/* The canonical name of the latest ORG entity before pos, or NULL. */
+static const char *recent_org(const doc_t *d, uint32_t pos)
+{
+    if (d->rules->org_type < 0)
+        return NULL;
+    const char *org = d->rules->types[d->rules->org_type];
+    size_t lo = 0, hi = d->final_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->final[mid].start < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t stop = lo > ORG_LOOKBACK ? lo - ORG_LOOKBACK : 0;
+    for (size_t k = lo; k > stop; k--)
+        if (d->final[k - 1].type == org)
+            return d->final[k - 1].canonical;
     return NULL;
 }
 
@@ -340,8 +438,20 @@ int relate_run(doc_t *d)
                     d->final[arg->entity].canonical = who;
                 }
             }
-            if (strcmp(arg->role, "speaker") == 0)
+            if (strcmp(arg->role, "speaker") == 0) {
                 speaker = arg;
+                const char *full = NULL;
+                if (arg->entity >= 0 && d->final[arg->entity].type == person && arg->canonical)
+                    full = full_name(&pr, arg->canonical, arg->start);
+                else if (arg->entity < 0 && arg->text &&
+                         (org_description(arg->text) || strcmp(arg->text, "it") == 0 ||
+                          strcmp(arg->text, "It") == 0))
+                    full = recent_org(d, arg->start);
+                else if (arg->entity < 0 && arg->text && person_description(arg->text))
+                    full = resolve_pronoun(&pr, arg->start, 0);
+                if (full)
+                    arg->canonical = full;
+            }
         }
         if (rule->speaker_previous && speaker == NULL) {
             if (prev[s->type] == NULL)

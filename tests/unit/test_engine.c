@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alttrie.h"
 #include "extract.h"
@@ -697,10 +698,169 @@ static void test_extract_link_place_to_person(void **state)
     assert_int_equal(later->start, 28);
     assert_string_equal(later->canonical, "Kevin Taipei");
     assert_null(find_entity(res, "LOC", "Taipei"));
+    /* the full name again, its last word a place unit: one mention of the whole name */
+    assert_int_equal(extract(w, r, "Kevin Taipei said so. Then Kevin Taipei left.", NULL, &res), 0);
+    const nerd_entity_t *again = find_entity(res, "PERSON", "Kevin Taipei");
+    assert_non_null(again);
+    size_t people = 0;
+    for (size_t k = 0; k < res->entity_count; k++) {
+        assert_string_not_equal(res->entities[k].type, "LOC");
+        if (strcmp(res->entities[k].type, "PERSON") == 0) {
+            people++;
+            assert_string_equal(res->entities[k].text, "Kevin Taipei");
+            assert_string_equal(res->entities[k].canonical, "Kevin Taipei");
+        }
+    }
+    assert_int_equal(people, 2);
     /* with nobody of that name in the document, the place stays a place */
     assert_int_equal(extract(w, r, "Officials in Taipei agreed.", NULL, &res), 0);
     assert_non_null(find_entity(res, "LOC", "Taipei"));
     assert_null(find_entity(res, "PERSON", "Taipei"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/*
+ * Short mentions of people: a rule whose canonical group is the name without its title ("Mr.
+ * Green" -> "Green") links by the name part, so a titled short mention gets the full name named
+ * before, and a titled full name registers its name words, not the title; a particle the full
+ * name has before a linked word joins the mention ("De Vos"); words of a headline in capitals
+ * link to full names named after them.  The rule set is written to a temporary folder, since it
+ * is this test's alone.
+ */
+static void test_extract_link_mentions(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-titled-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ (?:De |van der )?\\p{Lu}\\p{Ll}+(?= met)\n"
+          "entity PERSON person.titled canonical=name : "
+          "(?<span>(?:Mr\\.|Professor) (?<name>\\p{Lu}\\p{Ll}+(?: \\p{Lu}\\p{Ll}+)?))\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Damon Green met us. Then Mr. Green left.", NULL, &res), 0);
+    const nerd_entity_t *later = find_entity(res, "PERSON", "Mr. Green");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Damon Green");
+    /* a titled full name registers "Tam" and "Okafor" (not the title); its canonical has none */
+    assert_int_equal(extract(w, r, "Professor Tam Okafor spoke. Okafor left.", NULL, &res), 0);
+    const nerd_entity_t *full = find_entity(res, "PERSON", "Professor Tam Okafor");
+    assert_non_null(full);
+    assert_string_equal(full->canonical, "Tam Okafor");
+    const nerd_entity_t *bare = find_entity(res, "PERSON", "Okafor");
+    assert_non_null(bare);
+    assert_string_equal(bare->canonical, "Tam Okafor");
+    assert_null(find_entity(res, "PERSON", "Professor"));
+    /* the particle before a linked last word belongs to the mention when the full name has it */
+    assert_int_equal(extract(w, r, "Pieter De Vos met us. Then De Vos left.", NULL, &res), 0);
+    later = find_entity(res, "PERSON", "De Vos");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Pieter De Vos");
+    assert_null(find_entity(res, "PERSON", "Vos"));
+    assert_int_equal(extract(w, r, "Joost van der Berg met us. Later Van der Berg left.", NULL, &res), 0);
+    later = find_entity(res, "PERSON", "Van der Berg");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Joost van der Berg");
+    /* words the full name does not have there stay out */
+    assert_int_equal(extract(w, r, "Pieter De Vos met us. Then Le Vos left.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Vos"));
+    /* a headline in capitals above the story: its words of full names named anywhere */
+    assert_int_equal(extract(w, r, "RUGBY - GREEN TO LEAD SIDE\nDamon Green met us.", NULL, &res), 0);
+    later = find_entity(res, "PERSON", "GREEN");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Damon Green");
+    assert_int_equal(extract(w, r, "TENNIS - DAMON GREEN WINS\nDamon Green met us.", NULL, &res), 0);
+    later = find_entity(res, "PERSON", "DAMON GREEN");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Damon Green");
+    /* not a word in capitals before ordinary words (a transcript's speaker) */
+    assert_int_equal(extract(w, r, "GREEN: Well, yes.\nDamon Green met us.", NULL, &res), 0);
+    assert_null(find_entity(res, "PERSON", "GREEN"));
+    /* with nobody named before, a titled one-word mention keeps its own name */
+    assert_int_equal(extract(w, r, "Mr. Green left.", NULL, &res), 0);
+    later = find_entity(res, "PERSON", "Mr. Green");
+    assert_non_null(later);
+    assert_string_equal(later->canonical, "Green");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/*
+ * Speaker names the relation stage fills in: a one-word PERSON speaker takes the full name of a
+ * person named before ("Green" after "Damon Green"), "the board" and "it" take the latest
+ * organisation's name, "the old farmer" is resolved as a pronoun, and a pronoun that two
+ * statements share ("..., she said. ...") resolves the same way for both.  The rule set is
+ * written to a temporary folder, as it is this test's.
+ */
+static void test_extract_speaker_names(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-speakers-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("list PERSON\n  Damon Green\n  Green\n  Marge Bouvier\n  Homer Simpson\nend\n"
+          "list ORG\n  Lakeside Water Board\nend\n"
+          "list PRON case=smart\n  she\nend\n"
+          "relation statement said : (?<speaker>{PERSON|PRON}|[Tt]he board|[Ii]t|the old farmer) "
+          "(?<cue>said) (?<content>[^.\"]+)\n"
+          "relation statement quote_cue : \"(?<content>[^\"]+)\" {PRON:speaker} (?<cue>said)\\.\n"
+          "relation statement cue_quote : {PRON:speaker} (?<cue>said)\\. \\K\"(?<content>[^\"]+)\"\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Damon Green met us. Green said the dam was safe.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    const nerd_arg_t *sp = find_arg(&res->relations[0], "speaker");
+    assert_string_equal(sp->text, "Green");
+    assert_string_equal(sp->canonical, "Damon Green");
+    assert_int_equal(extract(w, r, "The Lakeside Water Board met. The board said the dam was safe. "
+                                   "It said more.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Lakeside Water Board");
+    assert_string_equal(find_arg(&res->relations[1], "speaker")->canonical, "Lakeside Water Board");
+    /* a description of a person is resolved as a pronoun is */
+    assert_int_equal(extract(w, r, "Marge Bouvier met us. Later the old farmer said it was late.",
+                             NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Marge Bouvier");
+    /* nobody named before: the words stay as they are */
+    assert_int_equal(extract(w, r, "It said the dam was safe.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    sp = find_arg(&res->relations[0], "speaker");
+    assert_string_equal(sp->text, "It");
+    assert_null(sp->canonical);
+    /* "she" is Marge Bouvier for both statements, not the person named last */
+    assert_int_equal(extract(w, r, "Marge Bouvier said hello. Then Homer Simpson came. "
+                                   "\"We won\" she said. \"Go home\"", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 3);
+    for (size_t k = 1; k < 3; k++)
+        assert_string_equal(find_arg(&res->relations[k], "speaker")->canonical, "Marge Bouvier");
     nerd_worker_destroy(&w);
     nerd_rules_unref(&r);
 }
@@ -1027,10 +1187,12 @@ int main(void)
         cmocka_unit_test(test_extract_overlap_order),
         cmocka_unit_test(test_extract_nested_and_replacement),
         cmocka_unit_test(test_extract_linking),
+        cmocka_unit_test(test_extract_link_mentions),
         cmocka_unit_test(test_extract_internal_types),
         cmocka_unit_test(test_extract_link_place_to_person),
         cmocka_unit_test(test_extract_relations),
         cmocka_unit_test(test_extract_pronouns_and_speakers),
+        cmocka_unit_test(test_extract_speaker_names),
         cmocka_unit_test(test_extract_catastrophic_pattern),
         cmocka_unit_test(test_extract_linear_in_text_length),
         cmocka_unit_test(test_extract_limits),

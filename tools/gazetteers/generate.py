@@ -156,6 +156,7 @@ West Bank
 Golan Heights
 Kashmir
 Crimea
+Nagorno-Karabakh | Nagorno Karabakh | Karabakh
 Donbas | Donbass
 Chechnya
 Kurdistan
@@ -165,6 +166,21 @@ Sahel
 Amazon basin | Amazon rainforest
 Himalayas
 Alps
+Andes
+Rocky Mountains | Rockies
+Sierra Nevada
+Appalachians | Appalachian Mountains
+Urals | Ural Mountains
+Pyrenees
+Carpathians | Carpathian Mountains
+Caspian Sea
+Dead Sea
+Aegean Sea | Aegean
+Adriatic Sea | Adriatic
+Arabian Sea
+Sea of Japan
+Yellow Sea
+Great Lakes
 Silicon Valley
 Wall Street
 Midwest
@@ -233,15 +249,15 @@ COUNTRY_ALIASES = {
     "China": ["PRC", "People's Republic of China", "People’s Republic of China"],
     "Taiwan": ["Republic of China", "Taiwan, Province of China"],
     "Russia": ["Russian Federation"],
-    "South Korea": ["Republic of Korea", "ROK", "Korea, Republic of"],
-    "North Korea": ["DPRK", "Democratic People's Republic of Korea", "Korea, Democratic People's Republic of"],
+    "South Korea": ["Republic of Korea", "ROK", "Korea, Republic of", "S. Korea"],
+    "North Korea": ["DPRK", "Democratic People's Republic of Korea", "Korea, Democratic People's Republic of", "N. Korea"],
     "Iran": ["Islamic Republic of Iran", "Iran, Islamic Republic of"],
     "Syria": ["Syrian Arab Republic"],
     "Vietnam": ["Viet Nam"],
     "Laos": ["Lao People's Democratic Republic"],
     "Czech Republic": ["Czechia"],
     "Ivory Coast": ["Côte d'Ivoire", "Cote d'Ivoire", "Côte d’Ivoire"],
-    "Netherlands": ["Holland", "Kingdom of the Netherlands"],
+    "Netherlands": ["Holland", "Kingdom of the Netherlands", "The Netherlands"],
     "Myanmar": ["Burma"],
     "United Arab Emirates": ["UAE", "U.A.E."],
     "Democratic Republic of the Congo": ["DRC", "DR Congo", "Congo, The Democratic Republic of the"],
@@ -260,6 +276,9 @@ COUNTRY_ALIASES = {
     "North Macedonia": ["Macedonia"],
     "Turkey": ["Türkiye"],
     "Bosnia and Herzegovina": ["Bosnia", "Bosnia-Herzegovina", "Bosnia-Hercegovina"],
+    "Bonaire, Sint Eustatius and Saba": ["Bonaire"],
+    "Trinidad and Tobago": ["Trinidad"],
+    "Suriname": ["Surinam"],
 }
 # Well-known short names for iso entries whose common name is awkward ("Korea, Republic of").
 COUNTRY_CANONICAL = {
@@ -561,7 +580,11 @@ console.log(JSON.stringify(c.filter(x => x.population >= 100000 || x.featureCode
              # English names news uses for cities GeoNames lists under their own name
              "Frankfurt am Main": ["Frankfurt"], "Köln": ["Cologne"], "Nürnberg": ["Nuremberg"],
              "Hannover": ["Hanover"], "Sevilla": ["Seville"], "Göteborg": ["Gothenburg"],
-             "Genève": ["Geneva"], "Antwerpen": ["Antwerp"]}
+             "Genève": ["Geneva"], "Antwerpen": ["Antwerp"],
+             # local names and abbreviations English news also prints
+             "Los Angeles": ["L.A."], "Genoa": ["Genova"], "Milan": ["Milano"], "Turin": ["Torino"],
+             "Naples": ["Napoli"], "St. Louis": ["St Louis", "Saint Louis"], "Panamá": ["Panama City"],
+             "Venice": ["Venezia"]}
     entries = []
     for name, cc, pop, code in rows:
         if name in CITY_BLOCK or fold(name) in CITY_BLOCK or name in COMMON_WORDS:
