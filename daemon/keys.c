@@ -326,3 +326,31 @@ int keys_generate(const char *path, char *err, size_t errlen)
 {
     return keys_write(path, 0, NULL, err, errlen);
 }
+
+int keys_curve_client(void *socket, const char *server_file, const char *key_file, char *err,
+                      size_t errlen)
+{
+    if (server_file == NULL && key_file == NULL)
+        return 0;
+    if (server_file == NULL || key_file == NULL) {
+        snprintf(err, errlen, "--curve-server and --curve-key go together: give both");
+        return -1;
+    }
+    char server[41], unused[41], public_z85[41], secret_z85[41];
+    if (keys_read(server_file, server, unused, err, errlen) != 0 ||
+        keys_read(key_file, public_z85, secret_z85, err, errlen) != 0)
+        return -1;
+    if (secret_z85[0] == '\0') {
+        snprintf(err, errlen, "%s holds no secret key: --curve-key wants the FILE_secret that "
+                 "`nerd keygen FILE` wrote", key_file);
+        return -1;
+    }
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, server, KEYS_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, public_z85, KEYS_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, secret_z85, KEYS_Z85_LEN + 1) != 0) {
+        snprintf(err, errlen, "cannot use CurveZMQ: %s (is libzmq built with CURVE?)",
+                 zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -45,4 +45,27 @@ int keys_generate(const char *path, char *err, size_t errlen);
  */
 int keys_write(const char *path, int force, char public_z85[41], char *err, size_t errlen);
 
+/*
+ * Makes socket a CurveZMQ client (before it connects): of the server whose public key is in
+ * server_file (the FILE of `nerd keygen FILE` on the daemon's side), with the key pair in
+ * key_file (a FILE_secret, whose public key the daemon's --curve-allow directory holds).  Both
+ * NULL: nothing to do.  Returns 0, or -1 with a sentence in err (only one of the two given, a
+ * file that cannot be read, a key file without its secret key).
+ */
+int keys_curve_client(void *socket, const char *server_file, const char *key_file, char *err,
+                      size_t errlen);
+
+/* The long options --curve-server FILE and --curve-key FILE of the client commands, and the
+ * lines of their --help. */
+#define KEYS_OPT_CURVE_SERVER 400
+#define KEYS_OPT_CURVE_KEY 401
+#define KEYS_CLIENT_OPTIONS \
+    { "curve-server", required_argument, NULL, KEYS_OPT_CURVE_SERVER }, \
+    { "curve-key", required_argument, NULL, KEYS_OPT_CURVE_KEY }
+#define KEYS_CLIENT_USAGE \
+    "      --curve-server FILE  connect with CurveZMQ to a daemon whose public key file (as\n" \
+    "                       `nerd keygen` writes it) is FILE; needs --curve-key\n" \
+    "      --curve-key FILE     this client's key pair (a FILE_secret from `nerd keygen`), whose\n" \
+    "                       public key is in the daemon's --curve-allow directory\n"
+
 #endif /* NERD_KEYS_H */

@@ -19,13 +19,15 @@
 #include "codec.h"
 #include "docsrc.h"
 #include "endpoint.h"
+#include "keys.h"
 #include "progress.h"
 
 #define PUSH_DEFAULT_TO "tcp://127.0.0.1:5555"
 #define PUSH_DEFAULT_TIMEOUT_MS 30000
 
 static const char push_usage[] =
-    "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [--quiet] [FILE...]\n"
+    "Usage: nerd push [--to ENDPOINT] [--jsonl] [--timeout MS] [--quiet]\n"
+    "                 [--curve-server FILE --curve-key FILE] [FILE...]\n"
     "\n"
     "Sends each document to a nerd daemon as a nerd.v1.Document (one ZeroMQ frame); the results\n"
     "come out of the daemon's PUB socket (see `nerd tail`).\n"
@@ -45,6 +47,7 @@ static const char push_usage[] =
     "  -q, --quiet          no progress line (shown on stderr only when it is a terminal:\n"
     "                       documents, MB, MB/s, ETA)\n"
     "      --no-progress    the same\n"
+    KEYS_CLIENT_USAGE
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 all sent, 1 an input could not be read or a send failed, 2 usage error.\n"
@@ -59,6 +62,7 @@ typedef struct push_opts {
     int timeout_ms;     /* -1 = forever (--timeout 0) */
     int verbose;
     int quiet;          /* no progress line */
+    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
 } push_opts_t;
 
 static int push_parse(int argc, char **argv, push_opts_t *opts)
@@ -70,6 +74,7 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "no-progress", no_argument, NULL, 'q' },
+        KEYS_CLIENT_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -97,6 +102,12 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
             break;
         case 'q':
             opts->quiet = 1;
+            break;
+        case KEYS_OPT_CURVE_SERVER:
+            opts->curve_server = optarg;
+            break;
+        case KEYS_OPT_CURVE_KEY:
+            opts->curve_key = optarg;
             break;
         case 'h':
             fputs(push_usage, stdout);
@@ -180,7 +191,8 @@ int push_main(int argc, char **argv)
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &opts.timeout_ms, sizeof opts.timeout_ms);
         int immediate = 1;
         zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
-        if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
+        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+            endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd push: %s\n", err);
         else
             status = push_all(socket, src, &opts,

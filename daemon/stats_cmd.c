@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "endpoint.h"
+#include "keys.h"
 #include "tools.h"
 
 #define STATS_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
@@ -28,6 +29,7 @@
 
 static const char stats_usage[] =
     "Usage: nerd stats [--control ENDPOINT] [--json] [--timeout MS]\n"
+    "                  [--curve-server FILE --curve-key FILE]\n"
     "\n"
     "Asks a running `nerd serve` for its counters over its control socket and prints them:\n"
     "documents received, published, replied, dropped, in flight; errors by reason; results per\n"
@@ -39,6 +41,7 @@ static const char stats_usage[] =
     "  -j, --json              print the daemon's JSON object as is (one line)\n"
     "  -T, --timeout MS        give up when no answer comes within MS milliseconds\n"
     "                          (default 2000)\n"
+    KEYS_CLIENT_USAGE
     "  -h, --help              show this help\n"
     "\n"
     "Exit status: 0, 1 no daemon answered (or it answered with an error), 2 usage error.\n"
@@ -51,6 +54,7 @@ typedef struct stats_opts {
     const char *control;
     int json;
     long timeout_ms;
+    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
 } stats_opts_t;
 
 /* One scalar of the reply: key ("errors.decode" for a nested one) and its text. */
@@ -72,6 +76,7 @@ static int stats_parse_opts(int argc, char **argv, stats_opts_t *opts)
         { "control", required_argument, NULL, 'c' },
         { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 'T' },
+        KEYS_CLIENT_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -91,6 +96,12 @@ static int stats_parse_opts(int argc, char **argv, stats_opts_t *opts)
             if (cli_parse_long(optarg, 1, 3600000L, &opts->timeout_ms) != 0)
                 return cli_usage_error("stats", "--timeout: '%s' is not a number of "
                                        "milliseconds (1 or more)", optarg);
+            break;
+        case KEYS_OPT_CURVE_SERVER:
+            opts->curve_server = optarg;
+            break;
+        case KEYS_OPT_CURVE_KEY:
+            opts->curve_key = optarg;
             break;
         case 'h':
             fputs(stats_usage, stdout);
@@ -469,7 +480,8 @@ int stats_main(int argc, char **argv)
         zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-        if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
+        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+            endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd stats: %s\n", err);
         else if (stats_request(socket, &opts, &reply, &len) == 0)
             status = stats_show(reply, len, &opts);

@@ -16,12 +16,14 @@
 #include "cli.h"
 #include "codec.h"
 #include "endpoint.h"
+#include "keys.h"
 #include "json.h"
 
 #define TAIL_DEFAULT_FROM "tcp://127.0.0.1:5556"
 
 static const char tail_usage[] =
     "Usage: nerd tail [--from ENDPOINT] [--topic PREFIX] [--count N] [--timeout MS]\n"
+    "                 [--curve-server FILE --curve-key FILE]\n"
     "\n"
     "Subscribes to a nerd daemon's results and prints each as one JSON line: the fields of\n"
     "`nerd extract` plus \"topic\", \"status\" (\"ok\" or \"error\"), \"rule_set_version\",\n"
@@ -37,6 +39,7 @@ static const char tail_usage[] =
     "                       may be given more than once\n"
     "  -n, --count N        exit after N results (default 0: never)\n"
     "  -T, --timeout MS     exit after MS milliseconds in all (default 0: never)\n"
+    KEYS_CLIENT_USAGE
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0, or 1 when --timeout ran out before --count results came, 2 usage error.\n"
@@ -53,6 +56,7 @@ typedef struct tail_opts {
     size_t topic_count;
     long count;
     long timeout_ms;
+    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
 } tail_opts_t;
 
 static int tail_parse(int argc, char **argv, tail_opts_t *opts)
@@ -62,6 +66,7 @@ static int tail_parse(int argc, char **argv, tail_opts_t *opts)
         { "topic", required_argument, NULL, 't' },
         { "count", required_argument, NULL, 'n' },
         { "timeout", required_argument, NULL, 'T' },
+        KEYS_CLIENT_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -86,6 +91,12 @@ static int tail_parse(int argc, char **argv, tail_opts_t *opts)
             if (cli_parse_long(optarg, 0, 2000000000L, &opts->timeout_ms) != 0)
                 return cli_usage_error("tail", "--timeout: '%s' is not a number of milliseconds",
                                        optarg);
+            break;
+        case KEYS_OPT_CURVE_SERVER:
+            opts->curve_server = optarg;
+            break;
+        case KEYS_OPT_CURVE_KEY:
+            opts->curve_key = optarg;
             break;
         case 'h':
             fputs(tail_usage, stdout);
@@ -246,7 +257,8 @@ int tail_main(int argc, char **argv)
             zmq_setsockopt(socket, ZMQ_SUBSCRIBE, "", 0);
         for (size_t i = 0; i < opts.topic_count; i++)
             zmq_setsockopt(socket, ZMQ_SUBSCRIBE, opts.topics[i], strlen(opts.topics[i]));
-        if (endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
+        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+            endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd tail: %s\n", err);
         else
             status = tail_loop(socket, &opts);

@@ -16,7 +16,7 @@ import time
 import pytest
 import zmq
 
-from conftest import NERD, RULES_EN, SLOW, VALGRIND, make_doc, run_nerd
+from conftest import NERD, RULES_EN, SLOW, VALGRIND, free_ports, make_doc, run_nerd
 
 
 
@@ -176,3 +176,51 @@ def test_user_drops_root_after_binding(start_daemon, zctx, pb):
     mark = len(d.log())
     d.send_signal(signal.SIGHUP)
     d.wait_log("reloaded the rules", start=mark)
+
+
+def test_curve_command_line_clients(start_daemon, tmp_path, curve):
+    """`nerd push`, `nerd tail` and `nerd stats` connect as CURVE clients with --curve-server
+    and --curve-key; a key the daemon does not admit gets nothing through."""
+    (control_port,) = free_ports(1)
+    control = f"tcp://127.0.0.1:{control_port}"
+    d = start_daemon(extra=curve["args"] + ["--control", "@" + control])
+    write_cert(tmp_path / "client_secret", *curve["allowed"])
+    write_cert(tmp_path / "stranger_secret", *curve["other"])
+    as_client = ["--curve-server", str(tmp_path / "server"),
+                 "--curve-key", str(tmp_path / "client_secret")]
+    doc = tmp_path / "doc.jsonl"
+    doc.write_text('{"id": "by-curve", "text": "Xi Jinping met Daniel Hartley in Beijing."}\n')
+
+    tail = subprocess.Popen([NERD, "tail", "--from", d.out_ep, "--count", "1",
+                             "--timeout", str(int(20000 * SLOW)), *as_client],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the subscription takes a moment to reach the daemon: push until tail has its result
+    deadline = time.monotonic() + 20 * SLOW
+    while tail.poll() is None and time.monotonic() < deadline:
+        p = run_nerd("push", "--jsonl", "--to", d.in_ep, "--timeout", "5000", *as_client, doc,
+                     text=True)
+        assert p.returncode == 0, p.stderr
+        time.sleep(0.3)
+    out, err = tail.communicate(timeout=30)
+    assert tail.returncode == 0, err
+    assert '"id":"by-curve"' in out and "Xi Jinping" in out
+
+    p = run_nerd("stats", "--json", "--control", control, *as_client, text=True)
+    assert p.returncode == 0, p.stderr
+    assert '"received":' in p.stdout
+
+    # an unknown key: the push finds no daemon to take it, stats gets no answer
+    stranger = ["--curve-server", str(tmp_path / "server"),
+                "--curve-key", str(tmp_path / "stranger_secret")]
+    p = run_nerd("push", "--jsonl", "--to", d.in_ep, "--timeout", "1000", *stranger, doc,
+                 text=True)
+    assert p.returncode == 1
+    p = run_nerd("stats", "--control", control, "--timeout", "1000", *stranger, text=True)
+    assert p.returncode == 1
+    # the two options go together, and a public key file is no key pair
+    p = run_nerd("push", "--to", d.in_ep, "--curve-server", str(tmp_path / "server"), doc,
+                 text=True)
+    assert p.returncode == 1 and "go together" in p.stderr
+    p = run_nerd("stats", "--control", control, "--curve-server", str(tmp_path / "server"),
+                 "--curve-key", str(tmp_path / "server"), text=True)
+    assert p.returncode == 1 and "no secret key" in p.stderr
