@@ -24,6 +24,8 @@ typedef struct reader {
     int gave_up;                 /* every byte may start a match */
     int hard;                    /* and the reading itself may be wrong: never undone */
     int depth;
+    void **frames;               /* required sets: one scratch frame per group depth, reused */
+    int frame_count;
 } reader_t;
 
 static void add(uint8_t *bm, unsigned b)
@@ -533,7 +535,7 @@ static int read_alternatives(reader_t *r, uint8_t *bm)
 
 int prefilter_first_bytes(const char *pattern, size_t len, int caseless, uint8_t bitmap[32])
 {
-    reader_t r = {pattern, len, 0, caseless, 0, 0, 0};
+    reader_t r = {.p = pattern, .len = len, .caseless = caseless};
     memset(bitmap, 0, 32);
     int nullable = 1;
     /* a stray ')' at the top level would end the read early: read on until the end */
@@ -688,7 +690,7 @@ static int read_required(reader_t *r, literal_t *best)
 size_t prefilter_required_literal(const char *pattern, size_t len, int caseless, char *out,
                                   size_t cap)
 {
-    reader_t r = {pattern, len, 0, 0, 0, 0, 0};
+    reader_t r = {.p = pattern, .len = len};
     literal_t best = {{0}, 0};
     int single = read_required(&r, &best);
     if (r.hard || !single || r.i < r.len || best.len < 3)
@@ -1218,7 +1220,7 @@ static int lead_alternatives(reader_t *r, lead_t *out, int word_b, int *pure)
 int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word_first,
                          prefilter_prev_t *prev)
 {
-    reader_t r = {pattern, len, 0, caseless, 0, 0, 0};
+    reader_t r = {.p = pattern, .len = len, .caseless = caseless};
     int pure;
     lead_t *l = malloc(sizeof(lead_t));
     if (l == NULL) {
@@ -1614,17 +1616,46 @@ static void read_set_sequence(reader_t *r, lnode_t *out, lnode_t *item, lset_t *
         lset_empty(&out->prefix);
 }
 
+/* The scratch sets of one group depth: made once per depth and reused by every group there. */
+typedef struct set_frame {
+    lnode_t branch[2];
+    lset_t tmp[2];
+} set_frame_t;
+
+static set_frame_t *set_frame(reader_t *r, int depth)
+{
+    if (depth >= r->frame_count) {
+        void **grown = realloc(r->frames, (size_t)(depth + 1) * sizeof(void *));
+        if (grown == NULL)
+            return NULL;
+        r->frames = grown;
+        while (r->frame_count <= depth)
+            r->frames[r->frame_count++] = NULL;
+    }
+    if (r->frames[depth] == NULL)
+        r->frames[depth] = malloc(sizeof(set_frame_t));
+    return r->frames[depth];
+}
+
+static void lnode_copy(lnode_t *to, const lnode_t *from)
+{
+    lset_copy(&to->exact, &from->exact);
+    lset_copy(&to->prefix, &from->prefix);
+    lset_copy(&to->suffix, &from->suffix);
+    lset_copy(&to->req, &from->req);
+}
+
 /* Reads alternatives up to the closing ')' (consumed) or the end into out. */
 static void read_set_alternatives(reader_t *r, lnode_t *out)
 {
-    lnode_t *branch = malloc(2 * sizeof(lnode_t));
-    lset_t *tmp = malloc(2 * sizeof(lset_t));
-    if (branch == NULL || tmp == NULL || ++r->depth > 200) {
+    set_frame_t *frame = r->depth < 200 ? set_frame(r, r->depth) : NULL;
+    if (frame == NULL) {
         give_up_hard(r);
-        free(branch);
-        free(tmp);
         return;
     }
+    r->depth++;
+    lnode_t *branch = frame->branch;
+    lset_t *tmp = frame->tmp;
     int first = 1;
     for (;;) {
         read_set_sequence(r, branch, branch + 1, tmp, tmp + 1);
@@ -1632,7 +1663,7 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
         lset_keep_better(&branch->req, &branch->prefix);
         lset_keep_better(&branch->req, &branch->suffix);
         if (first) {
-            *out = *branch;
+            lnode_copy(out, branch);
             first = 0;
         } else {
             lset_unite(&out->exact, &branch->exact);
@@ -1658,18 +1689,19 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
     if (out->req.n > 0 && lset_min_len(&out->req) < 3)
         lset_none(&out->req);
     r->depth--;
-    free(branch);
-    free(tmp);
 }
 
 int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set)
 {
-    reader_t r = {pattern, len, 0, 0, 0, 0, 0};
+    reader_t r = {.p = pattern, .len = len};
     lnode_t *top = malloc(sizeof(*top));
     set->count = 0;
     if (top == NULL)
         return 0;
     read_set_alternatives(&r, top);
+    for (int k = 0; k < r.frame_count; k++)
+        free(r.frames[k]);
+    free(r.frames);
     lset_t *req = &top->req;
     lset_keep_better(req, &top->exact);
     lset_keep_better(req, &top->prefix);
@@ -1689,7 +1721,7 @@ int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set
 
 int prefilter_may_cross_lines(const char *pattern, size_t len)
 {
-    reader_t r = {pattern, len, 0, 0, 0, 0, 0};
+    reader_t r = {.p = pattern, .len = len};
     uint8_t bm[32];
     memset(bm, 0, sizeof(bm));
     while (r.i < r.len && !r.hard) {
