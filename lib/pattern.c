@@ -551,13 +551,15 @@ static void finish_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
                      "or {TYPE:role}", rule->name);
 }
 
-static void free_job(compile_job_t *job)
+/* Frees what the job held for compiling and reporting; its words stay for the gate. */
+static void free_job_text(compile_job_t *job)
 {
-    free(job->words);
     free(job->fast);
     strbuf_free(&job->ex.out);
     free(job->ex.lines);
     free(job->ex.cols);
+    job->fast = NULL;
+    job->ex.lines = job->ex.cols = NULL;
 }
 
 /* The compile threads take jobs from a shared counter, so a slow pattern does not hold up
@@ -638,6 +640,10 @@ static void build_gate(loader_t *L, compile_job_t *jobs, size_t n)
     free(sets);
 }
 
+/* Patterns go through pass two this many at a time, so that the expansions (with a source
+ * position per byte, several times the pattern's size) of the whole set are never all in memory. */
+#define COMPILE_BATCH 48
+
 void pattern_compile_all(loader_t *L)
 {
     size_t n = L->pending_count;
@@ -646,17 +652,24 @@ void pattern_compile_all(loader_t *L)
         L->nomem = 1;
         return;
     }
-    for (size_t k = 0; k < n && !L->nomem; k++)
-        expand_job(L, &L->pending[k], &jobs[k]);
-    if (!L->nomem)
-        compile_parallel(jobs, n);
-    for (size_t k = 0; k < n; k++)
+    for (size_t start = 0; start < n && !L->nomem; start += COMPILE_BATCH) {
+        size_t end = start + COMPILE_BATCH < n ? start + COMPILE_BATCH : n;
+        for (size_t k = start; k < end && !L->nomem; k++)
+            expand_job(L, &L->pending[k], &jobs[k]);
         if (!L->nomem)
-            finish_job(L, &L->pending[k], &jobs[k]);
+            compile_parallel(jobs + start, end - start);
+        for (size_t k = start; k < end; k++) {
+            if (!L->nomem)
+                finish_job(L, &L->pending[k], &jobs[k]);
+            free_job_text(&jobs[k]);
+        }
+    }
     if (!L->nomem && L->error_count == 0)
         build_gate(L, jobs, n);
-    for (size_t k = 0; k < n; k++)
-        free_job(&jobs[k]);
+    for (size_t k = 0; k < n; k++) {
+        free_job_text(&jobs[k]);
+        free(jobs[k].words);
+    }
     free(jobs);
     check_test_names(L);
 }

@@ -14,6 +14,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #define FNV_OFFSET UINT64_C(14695981039346656037)
@@ -319,6 +322,16 @@ static void loader_free(loader_t *L)
     free(L->files);
 }
 
+/* Loading leaves megabytes of freed scratch (pattern expansions with their source maps, the
+ * analyses of prefilter.c) in the heap; a long-running daemon reloads now and then, so hand it
+ * back to the system where the C library can. */
+static void release_scratch(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
 {
     if (errors)
@@ -356,6 +369,7 @@ nerd_rules_t *nerd_rules_load(const char *dir, char **errors)
         return NULL;
     }
     loader_free(&L);
+    release_scratch();
     return set;
 }
 
