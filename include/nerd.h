@@ -169,6 +169,27 @@ int nerd_extract(nerd_worker_t *worker, const nerd_rules_t *rules, const char *t
 /* The worker's cumulative per-stage times. */
 void nerd_worker_stage_times(const nerd_worker_t *worker, nerd_stage_times_t *times);
 
+/* What one rule cost a worker since profiling was turned on: the time spent in its pattern
+ * (PCRE2 calls and the search for places to try) and the number of PCRE2 calls. */
+typedef struct nerd_rule_cost {
+    const char *rule;                  /* the rule's id, "dir/file.rules:LINE name" */
+    uint64_t ns;
+    uint64_t calls;
+} nerd_rule_cost_t;
+
+/*
+ * Turns per-rule timing on (on != 0) or off for worker, and clears the counts.  While on, every
+ * pattern rule costs two clock reads per document.  Returns 0 or NERD_EINVAL.
+ */
+int nerd_worker_profile(nerd_worker_t *worker, int on);
+/*
+ * Writes the costs of the rules of rules that ran (the counts must come from documents extracted
+ * with rules) into out[0..cap), the most expensive first; returns how many rules have costs,
+ * which may be more than cap.
+ */
+size_t nerd_worker_rule_costs(const nerd_worker_t *worker, const nerd_rules_t *rules,
+                              nerd_rule_cost_t *out, size_t cap);
+
 /* 0 if text[0..len) is valid UTF-8, else NERD_EUTF8 (and *bad_offset, if given, is where). */
 int nerd_utf8_check(const char *text, size_t len, size_t *bad_offset);
 

@@ -16,8 +16,8 @@
  * attempt sees a bounded window of text (EXTRACT_WINDOW), so no pattern makes extraction cost
  * more than linear time in the length of the text.
  *
- * Building with -DNERD_PROFILE adds a per-rule timer printed to stderr at exit: a developer
- * tool for finding slow rules, never part of a normal build (the engine does not log).
+ * A worker can also time every rule (nerd_worker_profile(), `nerd rules profile`): two clock
+ * reads per rule and document, nothing when it is off.
  */
 #include "extract.h"
 #include "prefilter.h"
@@ -107,6 +107,8 @@ void nerd_worker_destroy(nerd_worker_t **worker)
     free(w->candidates.items);
     free(w->entities.items);
     free(w->relations.items);
+    free(w->rule_ns);
+    free(w->rule_calls);
     free(w);
     *worker = NULL;
 }
@@ -119,6 +121,62 @@ void nerd_worker_stage_times(const nerd_worker_t *worker, nerd_stage_times_t *ti
         memset(times, 0, sizeof(*times));
     else
         *times = worker->times;
+}
+
+int nerd_worker_profile(nerd_worker_t *worker, int on)
+{
+    if (worker == NULL)
+        return NERD_EINVAL;
+    worker->profiling = on != 0;
+    if (worker->rule_ns != NULL)
+        memset(worker->rule_ns, 0, worker->cost_slots * sizeof(uint64_t));
+    if (worker->rule_calls != NULL)
+        memset(worker->rule_calls, 0, worker->cost_slots * sizeof(uint64_t));
+    return 0;
+}
+
+/* Makes room for the costs of n rules (the counts of rules already there are kept). */
+static int grow_costs(nerd_worker_t *w, size_t n)
+{
+    if (n <= w->cost_slots)
+        return 0;
+    uint64_t *ns = realloc(w->rule_ns, n * sizeof(uint64_t));
+    if (ns == NULL)
+        return NERD_ENOMEM;
+    w->rule_ns = ns;
+    uint64_t *calls = realloc(w->rule_calls, n * sizeof(uint64_t));
+    if (calls == NULL)
+        return NERD_ENOMEM;
+    w->rule_calls = calls;
+    memset(ns + w->cost_slots, 0, (n - w->cost_slots) * sizeof(uint64_t));
+    memset(calls + w->cost_slots, 0, (n - w->cost_slots) * sizeof(uint64_t));
+    w->cost_slots = n;
+    return 0;
+}
+
+static int by_cost(const void *pa, const void *pb)
+{
+    const nerd_rule_cost_t *a = pa, *b = pb;
+    return a->ns != b->ns ? (a->ns < b->ns ? 1 : -1) : strcmp(a->rule, b->rule);
+}
+
+size_t nerd_worker_rule_costs(const nerd_worker_t *worker, const nerd_rules_t *rules,
+                              nerd_rule_cost_t *out, size_t cap)
+{
+    if (worker == NULL || rules == NULL)
+        return 0;
+    size_t n = 0;
+    for (size_t r = 0; r < rules->rule_count && r < worker->cost_slots; r++) {
+        if (worker->rule_calls[r] == 0 && worker->rule_ns[r] == 0)
+            continue;
+        if (n < cap)
+            out[n] = (nerd_rule_cost_t){rules->rules[r].id, worker->rule_ns[r],
+                                        worker->rule_calls[r]};
+        n++;
+    }
+    if (out != NULL)
+        qsort(out, n < cap ? n : cap, sizeof(*out), by_cost);
+    return n;
 }
 
 /* ---- patterns ---- */
@@ -311,34 +369,23 @@ static int run_range(doc_t *d, const rule_t *rule, size_t *pos, size_t limit,
     return 0;
 }
 
-#ifdef NERD_PROFILE
-#include <stdio.h>
-static uint64_t prof_ns[4096], prof_calls[4096];
-static const char *prof_id[4096];
-static void prof_dump(void)
-{
-    for (int i = 0; i < 4096; i++)
-        if (prof_id[i])
-            fprintf(stderr, "%10.3f ms %9llu calls  %s\n", prof_ns[i] / 1e6,
-                    (unsigned long long)prof_calls[i], prof_id[i]);
-}
 static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx);
+
 int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
 {
-    static int registered;
-    if (!registered++)
-        atexit(prof_dump);
-    uint64_t t = extract_now(), calls = d->worker->pattern_calls;
+    nerd_worker_t *w = d->worker;
+    if (!w->profiling || rule->index >= w->cost_slots)
+        return run_pattern(d, rule, found, ctx);
+    uint64_t start = extract_now(), calls = w->pattern_calls;
     int rc = run_pattern(d, rule, found, ctx);
-    prof_ns[rule->index & 4095] += extract_now() - t;
-    prof_calls[rule->index & 4095] += d->worker->pattern_calls - calls;
-    prof_id[rule->index & 4095] = rule->id;
+    w->rule_ns[rule->index] += extract_now() - start;
+    w->rule_calls[rule->index] += w->pattern_calls - calls;
     return rc;
 }
+
+/* One rule over the document: skipped without its words, else over the lines that have them
+ * (single-line rules) or the whole text. */
 static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
-#else
-int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
-#endif
 {
     if (rule->required_len &&
         !(rule->caseless ? contains_caseless(d->shadow, d->len, rule->required, rule->required_len)
@@ -666,6 +713,8 @@ static int prepare_worker(nerd_worker_t *w, const nerd_rules_t *rules, const ner
         w->match_data = md;
         w->match_pairs = pairs;
     }
+    if (w->profiling && grow_costs(w, rules->rule_count) != 0)
+        return NERD_ENOMEM;
     pcre2_set_match_limit(w->match_context, lim->match_limit ? lim->match_limit : DEFAULT_MATCH_LIMIT);
     pcre2_set_depth_limit(w->match_context, lim->depth_limit ? lim->depth_limit : DEFAULT_DEPTH_LIMIT);
     w->gazetteer_hits.count = 0;

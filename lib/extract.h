@@ -49,6 +49,9 @@ struct nerd_worker {
     nerd_stage_times_t times;
     uint64_t pattern_calls;            /* PCRE2 calls made, for tests and profiling */
     uint64_t pattern_window_bytes;     /* sum of the text lengths those calls could examine */
+    int profiling;                     /* nerd_worker_profile(): time every rule */
+    uint64_t *rule_ns, *rule_calls;    /* per rule index, cost_slots of each */
+    size_t cost_slots;
     nerd_result_t result;
     const nerd_entity_t *all_entities;   /* the last result's entities with internal types */
     size_t all_entity_count;

@@ -239,6 +239,23 @@ def test_rules_test_passes_and_fails(tmp_path):
     assert re.search(r"tiny\.rules:6", out), out
 
 
+def test_rules_profile_lists_costly_rules(tmp_path):
+    src = tmp_path / "news.jsonl"
+    src.write_text("".join(json.dumps({"id": "n%d" % k, "text": NEWS_TEXT}) + "\n"
+                           for k in range(5)), encoding="utf-8")
+    p = run_nerd("rules", "profile", "--jsonl", "--top", "5", RULES_EN, src)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().splitlines()
+    assert "5 documents (0 failed)" in lines[0]
+    rows = lines[2:]
+    assert len(rows) == 5
+    ms = [float(r.split()[0]) for r in rows]
+    assert ms == sorted(ms, reverse=True), "most expensive first"
+    assert all(re.search(r"en/\d\d-\w+\.rules:\d+ \S+$", r) for r in rows), rows
+    p = run_nerd("rules", "profile", RULES_EN)
+    assert p.returncode == 2 and b"FILE" in p.stderr
+
+
 def test_rules_test_default_pack():
     p = run_nerd("rules", "test", RULES_EN)
     assert p.returncode == 0, (p.stdout + p.stderr).decode()

@@ -600,6 +600,51 @@ static void test_rules_prefilter_changes_nothing(void **state)
     }
 }
 
+/* ---- profiling ---- */
+
+static void test_rules_profile_costs(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("entity PERSON cheap : \\bTam\\b\n"
+                                "entity DATE idle : \\bNeverSeenWord\\b\n"
+                                "entity ORG busy : \\p{Lu}\\w+(?=\\s+said)\n", NULL);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    assert_non_null(w);
+    const nerd_result_t *res;
+    const char *text = "Tam met Ann. Bob said no. Kim said yes. Tam left.";
+    /* off: nothing is counted */
+    assert_int_equal(nerd_extract(w, r, text, strlen(text), NULL, &res), 0);
+    nerd_rule_cost_t costs[8];
+    assert_int_equal(nerd_worker_rule_costs(w, r, costs, 8), 0);
+    assert_int_equal(nerd_worker_profile(w, 1), 0);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(nerd_extract(w, r, text, strlen(text), NULL, &res), 0);
+    size_t n = nerd_worker_rule_costs(w, r, costs, 8);
+    /* every rule is listed, most expensive first; the one whose word the text lacks is skipped
+     * before any PCRE2 call, the other two made some */
+    assert_int_equal(n, 3);
+    assert_true(costs[0].ns >= costs[1].ns && costs[1].ns >= costs[2].ns);
+    int saw_cheap = 0, saw_busy = 0, saw_idle = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (strstr(costs[k].rule, " idle") != NULL) {
+            saw_idle = 1;
+            assert_int_equal(costs[k].calls, 0);
+            continue;
+        }
+        assert_true(costs[k].calls > 0);
+        saw_cheap |= strstr(costs[k].rule, " cheap") != NULL;
+        saw_busy |= strstr(costs[k].rule, " busy") != NULL;
+    }
+    assert_true(saw_cheap && saw_busy && saw_idle);
+    assert_int_equal(nerd_worker_rule_costs(w, r, costs, 1), 3);   /* cap 1: still says 3 */
+    /* turning it on again starts from zero */
+    assert_int_equal(nerd_worker_profile(w, 1), 0);
+    assert_int_equal(nerd_worker_rule_costs(w, r, costs, 8), 0);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 /* ---- the test runner ---- */
 
 typedef struct report_log {
@@ -701,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_rules_big_gazetteer),
         cmocka_unit_test(test_rules_entities_are_not_blanks),
         cmocka_unit_test(test_rules_prefilter_changes_nothing),
+        cmocka_unit_test(test_rules_profile_costs),
         cmocka_unit_test(test_rules_runner_pass),
         cmocka_unit_test(test_rules_runner_fail),
         cmocka_unit_test(test_rules_runner_relations),
