@@ -8,6 +8,8 @@
  *     internal types (a surname from a list, ...) count as bare, and the mention replaces them;
  *     a PERSON whose canonical name is a part of its text ("Mr. Lai" -> "Lai") counts by that
  *     part; a bare mention takes in the words before it that the full name has there ("De Vos"), or the rest of the full name after it, places included ("Kevin Taipei");
+ *     "the" and the plural of a one-word PERSON or of the last word of a full name ("the
+ *     Clintons") is a PERSON too, the family;
  *   - words of lines in capitals ("RUGBY - GREEN TO LEAD SIDE") link to every full name of the
  *     text, even one named after them (headlines come before their story);
  *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
@@ -40,6 +42,7 @@ typedef struct linker {
     doc_t *d;
     name_map_t people, acronyms;
     name_map_t caps;             /* words of every full name in the text, in capitals */
+    name_map_t family;           /* one-word PERSON names and last words of full names */
     span_vec_t *found;           /* entities the linker adds */
 } linker_t;
 
@@ -234,6 +237,8 @@ static void link_person(linker_t *lk, span_t *e)
     while (a < n && !is_blank_byte((unsigned char)t[a]))
         a++;
     if (a == n) {
+        if (name_word_usable(t, n))
+            map_put(&lk->family, t, n, t, n);
         const name_entry_t *hit = e->canonical && !part ? NULL : map_get(&lk->people, t, n);
         if (hit) {
             e->canonical = hit->canonical;
@@ -249,8 +254,10 @@ static void link_person(linker_t *lk, span_t *e)
     entity_canonical(lk->d, e, &canon, &clen);
     if (name_word_usable(t, a))
         map_put(&lk->people, t, a, canon, clen);
-    if (name_word_usable(t + b, n - b))
+    if (name_word_usable(t + b, n - b)) {
         map_put(&lk->people, t + b, n - b, canon, clen);
+        map_put(&lk->family, t + b, n - b, canon, clen);
+    }
 }
 
 /* The first token that starts at or after offset. */
@@ -442,6 +449,37 @@ static size_t push_mention(linker_t *lk, size_t first, size_t last, const name_e
 }
 
 /*
+ * A family named by the plural of a known person's surname after "the" ("the Clintons" after "Bill
+ * Clinton" or "Clinton", "the Okafors"): a PERSON mention of its own, whose canonical name is its
+ * text (the family, not the one person).  A first name does not count ("the Oscars" after "Oscar
+ * Wilde" are the awards).  Returns token i, or SIZE_MAX.
+ */
+static size_t link_family(linker_t *lk, size_t i, uint32_t limit)
+{
+    const doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    const char *w = d->text + tk[i].start;
+    size_t n = tk[i].end - tk[i].start;
+    if (n < 4 || w[n - 1] != 's' || w[n - 2] == 's' || tk[i].end > limit || i == 0 ||
+        (tk[i].flags & TOK_ALLCAPS) || !(tk[i].flags & TOK_SPACE_BEFORE) ||
+        !(token_is(d, i - 1, "the") || token_is(d, i - 1, "The")))
+        return SIZE_MAX;
+    if (i + 1 < d->token_count && !(tk[i + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT)))
+        return SIZE_MAX;
+    if (i + 1 < d->token_count && !(tk[i + 1].flags & TOK_SPACE_BEFORE) &&
+        (token_is(d, i + 1, "-") || token_is(d, i + 1, "'") || token_is(d, i + 1, "\xE2\x80\x99")) &&
+        i + 2 < d->token_count && !(tk[i + 2].flags & TOK_SPACE_BEFORE) && (tk[i + 2].flags & TOK_WORD))
+        return SIZE_MAX;   /* "the Okafors-led", not a plural word on its own */
+    const name_entry_t *hit = map_get(&lk->family, w, n - 1);
+    if (hit == NULL)
+        return SIZE_MAX;
+    name_entry_t self = *hit;
+    self.canonical = w;
+    self.canonical_len = (uint32_t)n;
+    return push_mention(lk, i, i, &self, 0);
+}
+
+/*
  * A bare word at token i, outside every entity and ending before limit: is it a known
  * acronym or a word of a known person?  Returns the last token of the mention, or SIZE_MAX.
  */
@@ -477,7 +515,9 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit, uint32_t floor)
             best_org = org;
         }
     }
-    if (best == NULL || token_hyphen_joined(d->text, tk, d->token_count, i, best_j))
+    if (best == NULL)
+        return link_family(lk, i, limit);
+    if (token_hyphen_joined(d->text, tk, d->token_count, i, best_j))
         return SIZE_MAX;
     if (!best_org && best_j == i) {
         size_t full = link_full_name(lk, i, best, 0);
@@ -588,7 +628,8 @@ int link_entities(doc_t *d)
     lk.found = &w->candidates;
     lk.found->count = 0;
     if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0 ||
-        map_init(w->arena, &lk.caps, 2 * n) != 0 || register_caps(&lk, ents) != 0)
+        map_init(w->arena, &lk.caps, 2 * n) != 0 || map_init(w->arena, &lk.family, 2 * n) != 0 ||
+        register_caps(&lk, ents) != 0)
         return NERD_ENOMEM;
     size_t k = 0;
     uint32_t covered = 0;
@@ -602,7 +643,7 @@ int link_entities(doc_t *d)
         }
         if (t->start < covered)
             continue;
-        if (lk.people.used == 0 && lk.acronyms.used == 0 && lk.caps.used == 0)
+        if (lk.people.used == 0 && lk.acronyms.used == 0 && lk.caps.used == 0 && lk.family.used == 0)
             continue;
         size_t next = k;   /* a mention may cover words of internal entities, not others */
         while (next < n && is_internal(d, &ents->items[next]))

@@ -1166,6 +1166,43 @@ static void test_extract_result_stable_across_rules_unref(void **state)
     nerd_rules_unref(&b);
 }
 
+/* "the" and the plural of a known person's name is the family: a PERSON of its own text. */
+static void test_extract_link_family(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-family-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= met)\n"
+          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= spoke)\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Tam Okafor met us. Later the Okafors left.", NULL, &res), 0);
+    const nerd_entity_t *fam = find_entity(res, "PERSON", "Okafors");
+    assert_non_null(fam);
+    assert_string_equal(fam->canonical, "Okafors");
+    /* a one-word name counts too */
+    assert_int_equal(extract(w, r, "Brogan spoke. It hurt the Brogans a lot.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Brogans"));
+    /* not without "the", not a word the text never gave as a name */
+    assert_int_equal(extract(w, r, "Tam Okafor met us. Okafors left. The Smiths came.", NULL, &res), 0);
+    assert_null(find_entity(res, "PERSON", "Okafors"));
+    assert_null(find_entity(res, "PERSON", "Smiths"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1199,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_extract_time_budget),
         cmocka_unit_test(test_extract_control_bytes_and_stats),
         cmocka_unit_test(test_extract_result_stable_across_rules_unref),
+        cmocka_unit_test(test_extract_link_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

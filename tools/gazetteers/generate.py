@@ -76,6 +76,9 @@ Young Zion
 Street Road Avenue House Court Police Army Party Council University College School Group Club
 League Cup Team City County State Republic Kingdom Island Islands Port Bay Mount Fort Saint Santa
 San Los Las La Das Der Die Den Het Da Dos
+Santo Sao Pop Roman Oscar Emmy
+Tory Tories Brit Brits Scot Scots Easter Rover Chelsea Mercedes Ferrari Porsche Perrier Carling Abba
+Aurora Mac Dec Kent Somerset Devon Chester Sir Holy Philippine Democrat Republican Come
 """.split())
 
 # Cities whose names are common words or far more often a person's name; dropped from cities.
@@ -91,7 +94,16 @@ Boulder Greeley Thornton Westminster Arvada Centennial Beaumont Odessa Tyler Wac
 Temecula Fontana Ontario Corona Elk Grove Hayward Fremont Vallejo Berkeley Fairfield Antioch
 Roseville Salinas Visalia Norwalk Burbank Inglewood Pomona Torrance Downey Costa Mesa Simi Valley
 Jose Marcos Luis Pedro Juan Miguel Carlos Carmen Rosario Mercedes Leon León
+Vladimir Nigel Elizabeth Madison Douglas Davenport Cairns
 """.split())
+
+# The counties that field first-class cricket sides: in sports news they are teams (ORG, see
+# org.county_side in 20-lexicon.rules), so they are left out of the regions; as words they are
+# not given names either ("Kent", "Somerset" are in COMMON_WORDS).
+CRICKET_COUNTIES = set("""
+Derbyshire Durham Essex Glamorgan Gloucestershire Hampshire Kent Lancashire Leicestershire Middlesex
+Northamptonshire Nottinghamshire Somerset Surrey Sussex Warwickshire Worcestershire Yorkshire
+""".split()) | {"East Sussex", "West Sussex", "North Yorkshire"}
 
 CONTINENTS_AND_REGIONS = """
 Africa | African continent
@@ -315,6 +327,51 @@ Kim Lee Park Choi Jung Jeong Kang Cho Yoon Yun Jang Lim Han Oh Seo Shin Kwon Hwa
 Jeon Ko Moon Yang Son Bae Baek Heo Nam Sim Noh Roh Ha Kwak Sung Cha Joo Woo Ryu Min Na Jin Ji Um
 Nguyen Tran Le Pham Hoang Huynh Phan Vu Vo Dang Bui Do Ngo Duong Ly Trinh Dinh Mai Truong
 """.split()
+# Romanised given names of languages whose faker lists are in native script only (Russian and
+# other Slavic, Arabic, Persian, Turkish, Hebrew, South Asian, African), in the spellings English
+# news uses.  Common knowledge, hand-written.
+OTHER_GIVEN = """
+Aleksandr Aleksei Alexei Alexey Anatoly Anatoli Andrei Andrey Anton Arkady Artyom Boris Dmitry
+Dmitri Dmitriy Egor Yegor Evgeny Yevgeny Gennady Gennadi Georgy Grigory Igor Ilya Ivan Kirill
+Konstantin Leonid Maxim Mikhail Nikita Nikolai Nikolay Oleg Pavel Pyotr Roman Ruslan Sergei
+Sergey Stanislav Svyatoslav Timur Vadim Valentin Valery Valeri Vasily Vasili Viktor Vitaly Vitali
+Vladimir Vladislav Vyacheslav Yaroslav Yevgeni Yuri Yury Zurab Eduard Gennady Semyon Semen
+Anatoliy Volodymyr Oleksandr Oleksiy Petro Mykola Vitaliy Yulia Yuliya Alla Anastasia Anna Galina
+Irina Ekaterina Yekaterina Elena Yelena Lyudmila Ludmila Marina Natalia Natalya Nadezhda Olga
+Oksana Svetlana Tatiana Tatyana Valentina Vera Zoya Larisa Raisa Nina Lidia Inna Ksenia Darya
+Mohamed Mohammed Mohammad Muhammad Mohamad Ahmed Ahmad Mahmoud Mahmud Mustafa Mostafa Khaled
+Khalid Hassan Hasan Hussein Husain Hossein Hosni Ibrahim Ismail Jamal Jalal Kamal Karim Khalil
+Nabil Nasser Nasir Omar Umar Osama Usama Rami Saeb Saeed Said Salim Salman Sami Tariq Tarek Walid
+Yasser Yasir Youssef Yusuf Yousef Ziad Zaid Abdel Abdul Abdallah Abdullah Abdulaziz Adel Adil
+Ali Amr Anwar Ayman Bashar Fawzi Faisal Fahd Farouk Fouad Ghassan Habib Hamid Hamad Hani Hashem
+Haidar Haider Hisham Imad Issa Jaber Jassim Marwan Moussa Munir Nizar Nouri Nuri Qasim Qassem
+Rafik Rafiq Riad Riyad Saad Sabri Sadiq Saleh Salah Samir Sharif Suleiman Sulaiman Tawfik Waleed
+Wael Yahya Zakaria Zuhair Fatima Aisha Ayesha Layla Leila Mariam Maryam Noor Nour Rania Salma
+Hanan Huda Samira Yasmin Zainab Zeinab
+Akbar Ali-Reza Alireza Bahram Dariush Ebrahim Esmail Farhad Hamid Hassan Javad Kazem
+Mahmoud Majid Masoud Massoud Mehdi Mohsen Mojtaba Morteza Reza Saeed Shahram Shirin Abolhassan
+Ahmet Mehmet Mustafa Recep Abdullah Binali Bulent Cem Emre Erdal Hakan Kemal Murat Necmettin
+Osman Suleyman Tansu Turgut Yilmaz Ekrem Devlet Kemal Ismet Orhan Selahattin
+Avraham Avi Ariel Benny Binyamin Ehud Eliezer Gideon Moshe Naftali Shimon Shlomo Tzipi Yair
+Yitzhak Yehuda Yosef Yossi Uzi Amos Dov Menachem Meir Golda Reuven Yoav Zvi
+Amit Anil Arjun Arun Ashok Atal Deepak Gautam Harsh Jawaharlal Lal Krishna Manmohan Mukesh Nitin
+Narendra Pranab Rahul Rajiv Rajesh Ramesh Sanjay Sonia Sunil Suresh Vijay Vikram Vinod Indira
+Imran Nawaz Shahbaz Asif Benazir Pervez Shaukat Yousuf Zulfikar Bilawal Maryam Nasim
+ Wasim Waqar Javed Jehangir Sohail Shoaib Mushtaq Aamir Misbah Younis Shahid
+ Hasina Khaleda Mujib Ziaur
+Jomo Uhuru Kofi Kwame Kwesi Nana Olusegun Goodluck Muhammadu Bola Jacob Thabo Cyril Nelson Winnie
+Desmond Robert Yoweri Paul Laurent Joseph Mobutu Sese Idi Haile Meles Abiy Ellen Charles
+Chinua Wole Ngozi Akinwumi Babatunde Chidi Emeka Obinna Oluwaseun Tunde Jonas Kenneth Levy
+ Zlatan Kylian Didier Thierry Lilian Marcel
+ Jurgen Juergen Klaus Gerhard Helmut Joschka Wolfgang Dieter Horst Uwe Jens Lothar Rudolf
+Slobodan Radovan Ratko Franjo Alija Vojislav Zoran Goran Dragan Milan Momir Biljana Haris
+Lech Aleksander Jaroslaw Donald Bronislaw Tadeusz Vaclav Vaclav Milos Viktor Ferenc Gyula Janos
+Nicolae Ion Traian Emil Petar Todor Zhelyu Georgi Rumen Hristo
+Kostas Konstantinos Andreas Georgios Giorgos Yannis Ioannis Dimitris Nikos Alexis Kyriakos Evangelos
+Recep Ahmet Nursultan Kassym-Jomart Askar Emomali Saparmurat Heydar Ilham Eduard Levon Serzh
+Nikol Robert Mikheil Giorgi Zviad Aslan Dzhokhar Ramzan Akhmad Shamil Aslan
+""".split()
+
 # The rest are given-name-first in English text: they only join SURNAME.
 OTHER_SURNAMES = """
 Sato Suzuki Takahashi Tanaka Watanabe Ito Yamamoto Nakamura Kobayashi Kato Yoshida Yamada Sasaki
@@ -462,10 +519,12 @@ def regions(out_dir):
             "IN": ("State", "Union territory"), "CN": ("Province", "Autonomous region", "Municipality",
                                                         "Special administrative region"),
             "TW": ("County", "Special municipality", "City"), "MX": ("State",), "BR": ("State",),
-            "DE": ("Land",), "NG": ("State",), "PK": ("Province",)}
+            "DE": ("Land",), "NG": ("State",), "PK": ("Province",), "GB": ("Two-tier county",)}
     for s in sorted(sub, key=lambda s: s["code"]):
         cc = s["code"][:2]
         if cc not in keep or s["type"] not in keep[cc]:
+            continue
+        if cc == "GB" and s["name"] in CRICKET_COUNTIES:
             continue
         name = s["name"].split(" [")[0]
         for suffix in (" Sheng", " Shi", " Zhuangzu Zizhiqu", " Huizi Zizhiqu", " Uygur Zizhiqu",
@@ -483,6 +542,11 @@ def regions(out_dir):
             name, aliases = "District of Columbia", ["D.C.", "Washington, D.C.", "Washington D.C.", "Washington, DC", "DC"]
         entries.append((fold(name) if cc in ("IN",) else name, with_folded([name]) + aliases))
     entries.append(("Bavaria", ["Bayern"]))
+    # English counties that ISO 3166-2 lists as unitary authorities or not at all ("Devon" and
+    # "Dorset" are two-tier counties above): places in news.
+    for county in ("Cornwall", "Cheshire", "Shropshire", "Wiltshire", "Berkshire",
+                   "Northumberland", "Herefordshire", "Rutland"):
+        entries.append((county, []))
     for canon, abbr in US_STATE_ABBR.items():
         entries.append((canon, abbr))
     write(out_dir, "loc-regions.gaz",
@@ -537,6 +601,9 @@ def persons(out_dir, data):
             n = n.strip()
             if good_name(n):
                 sur.setdefault(n, src)
+    for n in OTHER_GIVEN:
+        if good_name(n):
+            given.setdefault(n, "hand")
     ea = sorted({n for n in ROMANISED_SURNAMES if n not in ROMANISED_BLOCK})
     for n in ea + OTHER_SURNAMES:
         if n not in ROMANISED_BLOCK and n not in COMMON_WORDS:
@@ -615,9 +682,10 @@ console.log(JSON.stringify(c.map(x => [x.name.common, ((x.demonyms||{}).eng||{})
         if not m:
             continue
         entries.append((m, [f] if f and f != m else []))
-    for extra in ("Arab", "Asian", "European", "African", "Latino", "Hispanic", "Western", "Soviet",
+    # Not "Christian": also a given name ("Christian Blanc"), so a GIVENWORD (person-given-words.gaz).
+    for extra in ("Philippine", "Arab", "Asian", "European", "African", "Latino", "Hispanic", "Western", "Soviet",
                   "Kurdish", "Kurd", "Palestinian", "Tibetan", "Uyghur", "Uighur", "Taiwanese",
-                  "Hongkonger", "Jewish", "Muslim", "Christian", "Catholic", "Sunni", "Shia", "Shiite",
+                  "Hongkonger", "Jewish", "Muslim", "Catholic", "Sunni", "Shia", "Shiite",
                   "English", "Scottish", "Welsh", "Irish", "British", "Cantonese", "Mandarin",
                   "Serb", "Croat", "Bosnian", "Bosniak", "Slovene", "Kosovar", "Pashtun", "Tamil",
                   "Sikh", "Hindu", "Buddhist", "Druze", "Berber", "Hutu", "Tutsi", "Basque",
