@@ -7,7 +7,8 @@
  *     outside any entity, gets (or becomes a PERSON with) the full name; words of entities of
  *     internal types (a surname from a list, ...) count as bare, and the mention replaces them;
  *     a PERSON whose canonical name is a part of its text ("Mr. Lai" -> "Lai") counts by that
- *     part; a bare mention takes in the words before it that the full name has there ("De Vos"), or the rest of the full name after it, places included ("Kevin Taipei");
+ *     part; a bare mention takes in the words before it that the full name has there
+ *     ("De Vos"), or the rest of the full name after it, places included ("Kevin Taipei");
  *     "the" and the plural of a one-word PERSON or of the last word of a full name ("the
  *     Clintons") is a PERSON too, the family;
  *   - words of lines in capitals ("RUGBY - GREEN TO LEAD SIDE") link to every full name of the
