@@ -70,16 +70,22 @@ static void rules_print_errors(const char *dir, char *errors)
         putchar('\n');
 }
 
-static int rules_check(const char *dir, int run_tests, int verbose)
+/* Loads the rule set in dir, or prints why it cannot be loaded and returns NULL. */
+static nerd_rules_t *rules_load(const char *dir)
 {
     char *errors = NULL;
     nerd_rules_t *rules = nerd_rules_load(dir, &errors);
-    if (rules == NULL) {
+    if (rules == NULL)
         rules_print_errors(dir, errors);
-        free(errors);
-        return CLI_FAILED;
-    }
     free(errors);
+    return rules;
+}
+
+static int rules_check(const char *dir, int run_tests, int verbose)
+{
+    nerd_rules_t *rules = rules_load(dir);
+    if (rules == NULL)
+        return CLI_FAILED;
     if (!run_tests) {
         printf("%s: OK, %zu rules, version %s\n", dir, nerd_rules_count(rules),
                nerd_rules_version(rules));
@@ -127,14 +133,9 @@ static size_t rules_profile_run(const nerd_rules_t *rules, nerd_worker_t *worker
 
 static int rules_profile(const char *dir, char **files, size_t nfiles, int jsonl, long top)
 {
-    char *errors = NULL;
-    nerd_rules_t *rules = nerd_rules_load(dir, &errors);
-    if (rules == NULL) {
-        rules_print_errors(dir, errors);
-        free(errors);
+    nerd_rules_t *rules = rules_load(dir);
+    if (rules == NULL)
         return CLI_FAILED;
-    }
-    free(errors);
     size_t cap = nerd_rules_count(rules);
     nerd_worker_t *worker = nerd_worker_new();
     docsrc_t *src = docsrc_new(files, nfiles, jsonl);
