@@ -327,9 +327,20 @@ int keys_generate(const char *path, char *err, size_t errlen)
     return keys_write(path, 0, NULL, err, errlen);
 }
 
-int keys_curve_client(void *socket, const char *server_file, const char *key_file, char *err,
-                      size_t errlen)
+int keys_client_option(keys_client_t *client, int opt, const char *arg)
 {
+    if (opt == KEYS_OPT_CURVE_SERVER)
+        client->server_file = arg;
+    else if (opt == KEYS_OPT_CURVE_KEY)
+        client->key_file = arg;
+    else
+        return 0;
+    return 1;
+}
+
+int keys_curve_client(void *socket, const keys_client_t *client, char *err, size_t errlen)
+{
+    const char *server_file = client->server_file, *key_file = client->key_file;
     if (server_file == NULL && key_file == NULL)
         return 0;
     if (server_file == NULL || key_file == NULL) {

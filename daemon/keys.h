@@ -45,15 +45,23 @@ int keys_generate(const char *path, char *err, size_t errlen);
  */
 int keys_write(const char *path, int force, char public_z85[41], char *err, size_t errlen);
 
+/* The client side of CurveZMQ as the command line gives it (--curve-server, --curve-key). */
+typedef struct keys_client {
+    const char *server_file;   /* the daemon's public key file, or NULL */
+    const char *key_file;      /* this client's key pair (a FILE_secret), or NULL */
+} keys_client_t;
+
+/* Takes opt (from getopt_long) into client when it is --curve-server or --curve-key: 1, else 0. */
+int keys_client_option(keys_client_t *client, int opt, const char *arg);
+
 /*
  * Makes socket a CurveZMQ client (before it connects): of the server whose public key is in
- * server_file (the FILE of `nerd keygen FILE` on the daemon's side), with the key pair in
- * key_file (a FILE_secret, whose public key the daemon's --curve-allow directory holds).  Both
- * NULL: nothing to do.  Returns 0, or -1 with a sentence in err (only one of the two given, a
- * file that cannot be read, a key file without its secret key).
+ * client->server_file (the FILE of `nerd keygen FILE` on the daemon's side), with the key pair
+ * in client->key_file (a FILE_secret, whose public key the daemon's --curve-allow directory
+ * holds).  Neither given: nothing to do.  Returns 0, or -1 with a sentence in err (only one of
+ * the two given, a file that cannot be read, a key file without its secret key).
  */
-int keys_curve_client(void *socket, const char *server_file, const char *key_file, char *err,
-                      size_t errlen);
+int keys_curve_client(void *socket, const keys_client_t *client, char *err, size_t errlen);
 
 /* The long options --curve-server FILE and --curve-key FILE of the client commands, and the
  * lines of their --help. */

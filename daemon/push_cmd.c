@@ -62,7 +62,7 @@ typedef struct push_opts {
     int timeout_ms;     /* -1 = forever (--timeout 0) */
     int verbose;
     int quiet;          /* no progress line */
-    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
+    keys_client_t curve;    /* --curve-server, --curve-key */
 } push_opts_t;
 
 static int push_parse(int argc, char **argv, push_opts_t *opts)
@@ -103,16 +103,12 @@ static int push_parse(int argc, char **argv, push_opts_t *opts)
         case 'q':
             opts->quiet = 1;
             break;
-        case KEYS_OPT_CURVE_SERVER:
-            opts->curve_server = optarg;
-            break;
-        case KEYS_OPT_CURVE_KEY:
-            opts->curve_key = optarg;
-            break;
         case 'h':
             fputs(push_usage, stdout);
             return -1;
         default:
+            if (keys_client_option(&opts->curve, opt, optarg))
+                break;
             return cli_bad_option("push", argv, opt);
         }
     }
@@ -191,7 +187,7 @@ int push_main(int argc, char **argv)
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &opts.timeout_ms, sizeof opts.timeout_ms);
         int immediate = 1;
         zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
-        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+        if (keys_curve_client(socket, &opts.curve, err, sizeof err) != 0 ||
             endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd push: %s\n", err);
         else

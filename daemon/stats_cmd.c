@@ -54,7 +54,7 @@ typedef struct stats_opts {
     const char *control;
     int json;
     long timeout_ms;
-    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
+    keys_client_t curve;    /* --curve-server, --curve-key */
 } stats_opts_t;
 
 /* One scalar of the reply: key ("errors.decode" for a nested one) and its text. */
@@ -97,16 +97,12 @@ static int stats_parse_opts(int argc, char **argv, stats_opts_t *opts)
                 return cli_usage_error("stats", "--timeout: '%s' is not a number of "
                                        "milliseconds (1 or more)", optarg);
             break;
-        case KEYS_OPT_CURVE_SERVER:
-            opts->curve_server = optarg;
-            break;
-        case KEYS_OPT_CURVE_KEY:
-            opts->curve_key = optarg;
-            break;
         case 'h':
             fputs(stats_usage, stdout);
             return -1;
         default:
+            if (keys_client_option(&opts->curve, opt, optarg))
+                break;
             return cli_bad_option("stats", argv, opt);
         }
     }
@@ -480,7 +476,7 @@ int stats_main(int argc, char **argv)
         zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+        if (keys_curve_client(socket, &opts.curve, err, sizeof err) != 0 ||
             endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd stats: %s\n", err);
         else if (stats_request(socket, &opts, &reply, &len) == 0)

@@ -56,7 +56,7 @@ typedef struct tail_opts {
     size_t topic_count;
     long count;
     long timeout_ms;
-    const char *curve_server, *curve_key;   /* CurveZMQ client (keys.h), or NULL */
+    keys_client_t curve;    /* --curve-server, --curve-key */
 } tail_opts_t;
 
 static int tail_parse(int argc, char **argv, tail_opts_t *opts)
@@ -92,16 +92,12 @@ static int tail_parse(int argc, char **argv, tail_opts_t *opts)
                 return cli_usage_error("tail", "--timeout: '%s' is not a number of milliseconds",
                                        optarg);
             break;
-        case KEYS_OPT_CURVE_SERVER:
-            opts->curve_server = optarg;
-            break;
-        case KEYS_OPT_CURVE_KEY:
-            opts->curve_key = optarg;
-            break;
         case 'h':
             fputs(tail_usage, stdout);
             return -1;
         default:
+            if (keys_client_option(&opts->curve, opt, optarg))
+                break;
             return cli_bad_option("tail", argv, opt);
         }
     }
@@ -257,7 +253,7 @@ int tail_main(int argc, char **argv)
             zmq_setsockopt(socket, ZMQ_SUBSCRIBE, "", 0);
         for (size_t i = 0; i < opts.topic_count; i++)
             zmq_setsockopt(socket, ZMQ_SUBSCRIBE, opts.topics[i], strlen(opts.topics[i]));
-        if (keys_curve_client(socket, opts.curve_server, opts.curve_key, err, sizeof err) != 0 ||
+        if (keys_curve_client(socket, &opts.curve, err, sizeof err) != 0 ||
             endpoint_attach(socket, &endpoints, err, sizeof err) != 0)
             fprintf(stderr, "nerd tail: %s\n", err);
         else
