@@ -186,6 +186,10 @@ class Daemon:
                "--out", out_spec or "@" + self.out_ep,
                "--reply", "@" + self.reply_ep, "--threads", str(threads),
                "--rules", str(rules or RULES_EN), *extra]
+        if VALGRIND and "--time-budget" not in extra:
+            # valgrind runs the engine some 25 times slower: the default budget would turn
+            # ordinary documents into timeouts
+            cmd += ["--time-budget", str(2000 * SLOW)]
         self.cmd = (VALGRIND_CMD if VALGRIND else []) + cmd
         self.threads = threads
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
