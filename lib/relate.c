@@ -211,16 +211,16 @@ static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
 }
 
 /*
- * The full name a one-word PERSON speaker stands for: "Hemming" (or "Mr. Hemming" given the
+ * The full name a short PERSON speaker stands for: "Hemming" (or "Mr. Hemming" given the
  * canonical "Hemming") after "Brian Hemming" is Brian Hemming, the name attribution is scored
- * and read by.  Linking usually does this already; this catches the mentions it left alone.
- * The latest earlier PERSON whose canonical name has more words and ends (or starts) with the
- * word wins; NULL when there is none.
+ * and read by; so is "Paz Akin" after "Lorena Paz Akin".  Linking usually does this already;
+ * this catches the mentions it left alone.  The latest earlier PERSON whose canonical name has
+ * more words and ends (or starts) with the name wins; NULL when there is none.
  */
 static const char *full_name(const pronouns_t *p, const char *word, uint32_t pos)
 {
     size_t wn = strlen(word);
-    if (wn < 2 || memchr(word, ' ', wn) != NULL)
+    if (wn < 2)
         return NULL;
     for (size_t k = p->person_count; k > 0; k--) {
         const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
@@ -388,6 +388,63 @@ static int collect_persons(doc_t *d, pronouns_t *p)
     return 0;
 }
 
+/* The argument named role of relation r, or NULL. */
+static const nerd_arg_t *rel_arg(const nerd_relation_t *r, const char *role)
+{
+    for (size_t a = 0; a < r->arg_count; a++)
+        if (strcmp(r->args[a].role, role) == 0)
+            return &r->args[a];
+    return NULL;
+}
+
+/* The name a speaker argument stands for: its canonical name, else its text. */
+static const char *speaker_name(const nerd_arg_t *a)
+{
+    return a == NULL ? NULL : a->canonical ? a->canonical : a->text;
+}
+
+#define DEDUP_WINDOW 24             /* relations before and after one that can be its pieces */
+
+/*
+ * Drops a statement that only stretches another one of the same speaker: its content contains
+ * the other's, and the other's is at least half of it.  A quotation in two pieces around its
+ * cue ("“A,” she said. “B.”") is reported both as the stretch (the way attribution corpora
+ * annotate it) and as the pieces (the way quote corpora do); where the first piece is most of
+ * the stretch, the stretch says nothing the piece does not, and is left out.  Relations stay
+ * in order; returns the new count.
+ */
+static size_t drop_stretches(nerd_arena_t *arena, nerd_relation_t *out, size_t n)
+{
+    unsigned char *drop = n ? nerd_arena_alloc(arena, n) : NULL;
+    if (drop == NULL)
+        return n;   /* keeping a duplicate is harmless */
+    memset(drop, 0, n);
+    for (size_t i = 0; i < n; i++) {
+        const nerd_arg_t *ci = rel_arg(&out[i], "content");
+        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
+        if (ci == NULL || !ci->has_span || si == NULL)
+            continue;
+        size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
+        size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
+        for (size_t j = lo; j < hi && !drop[i]; j++) {
+            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
+                continue;
+            const nerd_arg_t *cj = rel_arg(&out[j], "content");
+            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
+            if (cj == NULL || !cj->has_span || sj == NULL || strcmp(si, sj) != 0)
+                continue;
+            uint32_t li = ci->end - ci->start, lj = cj->end - cj->start;
+            if (cj->start >= ci->start && cj->end <= ci->end && lj < li && 2 * lj >= li)
+                drop[i] = 1;
+        }
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i])
+            out[o++] = out[i];
+    return o;
+}
+
 int relate_run(doc_t *d)
 {
     const nerd_rules_t *rules = d->rules;
@@ -433,6 +490,9 @@ int relate_run(doc_t *d)
                 char cls = pronoun_class(arg->text);
                 const char *who = resolve_pronoun(&pr, arg->start, cls);
                 if (who) {
+                    const char *full = full_name(&pr, who, arg->start);
+                    if (full)
+                        who = full;
                     remember_class(&pr, who, cls);
                     arg->canonical = who;
                     d->final[arg->entity].canonical = who;
@@ -449,6 +509,9 @@ int relate_run(doc_t *d)
                     full = recent_org(d, arg->start);
                 else if (arg->entity < 0 && arg->text && person_description(arg->text))
                     full = resolve_pronoun(&pr, arg->start, 0);
+                else if (arg->entity < 0 && arg->text && pronoun_class(arg->text) != 0)
+                    /* a pronoun no entity rule marked: "his" in "his claim that ..." */
+                    full = resolve_pronoun(&pr, arg->start, pronoun_class(arg->text));
                 if (full)
                     arg->canonical = full;
             }
@@ -485,6 +548,6 @@ int relate_run(doc_t *d)
         rel->rule = rule->id;
     }
     d->result->relations = out;
-    d->result->relation_count = o;
+    d->result->relation_count = drop_stretches(w->arena, out, o);
     return 0;
 }
