@@ -15,6 +15,8 @@
  *     text, even one named after them (headlines come before their story);
  *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
  *     registers that acronym; it and every later use become the ORG's canonical name;
+ *   - a PERSON that no full name, title or linking backs and whose text is an ORG of the text,
+ *     or the short name of a company of the text ("Ruch" of "Ruch SA"), becomes that ORG;
  *   - otherwise the canonical name stays unset, meaning the text with blanks made single
  *     (filled in when the result is built).
  * The name tables are small open-addressing hashes in the document arena.
@@ -44,6 +46,7 @@ typedef struct linker {
     name_map_t people, acronyms;
     name_map_t caps;             /* words of every full name in the text, in capitals */
     name_map_t family;           /* one-word PERSON names and last words of full names */
+    name_map_t orgs;             /* texts of the ORGs of the text, and their short forms */
     span_vec_t *found;           /* entities the linker adds */
 } linker_t;
 
@@ -224,6 +227,74 @@ static int register_caps(linker_t *lk, const span_vec_t *ents)
     return 0;
 }
 
+/* Company-form words that end an organisation's full name ("Ruch SA", "Daniels Pharmaceuticals
+ * Inc"): the words before them are its short name in the rest of the story. */
+static const char *const corp_words[] = {
+    "Inc", "Inc.", "Corp", "Corp.", "Co", "Co.", "Ltd", "Ltd.", "SA", "S.A.", "AG", "plc", "PLC",
+    "NV", "N.V.", "LLC", "GmbH", "SpA", "Bhd", "Group", "Holdings", "Industries",
+};
+
+static int is_corp_word(const char *w, size_t n)
+{
+    for (size_t k = 0; k < sizeof(corp_words) / sizeof(corp_words[0]); k++)
+        if (strlen(corp_words[k]) == n && memcmp(corp_words[k], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Every ORG of the text, wherever it is, by its text; one with a company-form last word also
+ * by the words before that word and by its first word ("Ruch" of "Ruch SA", "Daniels" of
+ * "Daniels Pharmaceuticals Inc").  A PERSON with such a text that no full name of a person, no
+ * title and no earlier linking backs is the organisation (link_person): a story about a company
+ * names it in full once, then by its short name, which the rules for lone surnames and speakers
+ * take for a person ("Ruch said ...").
+ */
+static void register_orgs(linker_t *lk, const span_vec_t *ents)
+{
+    const doc_t *d = lk->d;
+    for (size_t k = 0; k < ents->count; k++) {
+        const span_t *e = &ents->items[k];
+        if (e->removed || e->type != d->rules->org_type)
+            continue;
+        const char *t = d->text + e->start, *canon;
+        size_t n = e->end - e->start, clen, b, a = 0;
+        entity_canonical(d, e, &canon, &clen);
+        map_put(&lk->orgs, t, n, canon, clen);
+        for (b = n; b > 0 && !is_blank_byte((unsigned char)t[b - 1]); b--)
+            ;
+        if (b == 0 || !is_corp_word(t + b, n - b))
+            continue;
+        size_t m = b;
+        while (m > 0 && (is_blank_byte((unsigned char)t[m - 1]) || t[m - 1] == ','))
+            m--;
+        if (m > 0)
+            map_put(&lk->orgs, t, m, canon, clen);
+        while (a < m && !is_blank_byte((unsigned char)t[a]))
+            a++;
+        if (a < m && name_word_usable(t, a))
+            map_put(&lk->orgs, t, a, canon, clen);
+    }
+}
+
+/* A PERSON that no list or full name backs and whose text names an ORG of the text becomes
+ * that ORG.  1 when it did. */
+static int person_as_org(linker_t *lk, span_t *e, const char *t, size_t n)
+{
+    if (lk->orgs.used == 0 || e->canonical != NULL || e->linked || lk->d->rules->org_type < 0)
+        return 0;
+    const name_entry_t *hit = map_get(&lk->orgs, t, n);
+    if (hit == NULL)
+        return 0;
+    e->type = (uint16_t)lk->d->rules->org_type;
+    e->canonical = hit->canonical;
+    e->canonical_len = hit->canonical_len;
+    e->linked = 1;
+    e->rule_id = "link.org";
+    extract_mask(lk->d, e);   /* the relation stage sees it as the ORG it now is */
+    return 1;
+}
+
 /*
  * A PERSON: register the first and last words of a full name, or link a one-word mention.  A
  * canonical name that is a part of the mention's own text is its name without a title ("Mr.
@@ -238,15 +309,19 @@ static void link_person(linker_t *lk, span_t *e)
     while (a < n && !is_blank_byte((unsigned char)t[a]))
         a++;
     if (a == n) {
-        if (name_word_usable(t, n))
-            map_put(&lk->family, t, n, t, n);
         const name_entry_t *hit = e->canonical && !part ? NULL : map_get(&lk->people, t, n);
         if (hit) {
             e->canonical = hit->canonical;
             e->canonical_len = hit->canonical_len;
+        } else if (!part && person_as_org(lk, e, t, n)) {
+            return;
         }
+        if (name_word_usable(t, n))
+            map_put(&lk->family, t, n, t, n);
         return;
     }
+    if (!part && map_get(&lk->people, t, n) == NULL && person_as_org(lk, e, t, n))
+        return;
     size_t b = n;
     while (b > 0 && !is_blank_byte((unsigned char)t[b - 1]))
         b--;
@@ -630,8 +705,9 @@ int link_entities(doc_t *d)
     lk.found->count = 0;
     if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0 ||
         map_init(w->arena, &lk.caps, 2 * n) != 0 || map_init(w->arena, &lk.family, 2 * n) != 0 ||
-        register_caps(&lk, ents) != 0)
+        map_init(w->arena, &lk.orgs, 3 * n) != 0 || register_caps(&lk, ents) != 0)
         return NERD_ENOMEM;
+    register_orgs(&lk, ents);
     size_t k = 0;
     uint32_t covered = 0;
     for (size_t i = 0; i < d->token_count; i++) {

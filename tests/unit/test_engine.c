@@ -865,6 +865,56 @@ static void test_extract_speaker_names(void **state)
     nerd_rules_unref(&r);
 }
 
+/*
+ * A statement whose content only stretches another of the same speaker (the other covers at
+ * least half of it) is left out; one whose pieces are short, or whose speaker differs, stays.
+ * A shorter name ("Paz Akin") and "his" as a speaker take the full name of the person before.
+ */
+static void test_extract_statement_stretches(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-stretch-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("list PERSON\n  Lorena Paz Akin\n  Paz Akin\n  Tam Brogan\nend\n"
+          "relation statement piece : (?<content>\"[^\"]+\") {PERSON:speaker} (?<cue>said)\n"
+          "relation statement stretch : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n"
+          "relation statement his : (?<speaker>[Hh]is) (?<cue>claim) that (?<content>[^.]+)\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    /* the first piece is most of the stretch: only the piece */
+    assert_int_equal(extract(w, r, "\"The dam is old and will fail soon\" Tam Brogan said. \"Go\"\n",
+                             NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(res->relations[0].rule + strlen(res->relations[0].rule) - 5, "piece");
+    /* short pieces: the stretch stays */
+    assert_int_equal(extract(w, r, "\"Old\" Tam Brogan said. \"Go\"\n", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    /* a shorter name and "his" are the person named before */
+    assert_int_equal(extract(w, r, "Lorena Paz Akin came. \"Old\" Paz Akin said. His claim that it leaks.",
+                             NULL, &res), 0);
+    assert_true(res->relation_count >= 2);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Lorena Paz Akin");
+    const nerd_arg_t *sp = find_arg(&res->relations[res->relation_count - 1], "speaker");
+    assert_string_equal(sp->text, "His");
+    assert_string_equal(sp->canonical, "Lorena Paz Akin");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 /* internal types: usable in rules and relations, never reported; their words still link. */
 static void test_extract_internal_types(void **state)
 {
@@ -1203,52 +1253,42 @@ static void test_extract_link_family(void **state)
     nerd_rules_unref(&r);
 }
 
-/*
- * A statement whose content only stretches another of the same speaker (the other covers at
- * least half of it) is left out; one whose pieces are short, or whose speaker differs, stays.
- * A shorter name ("Paz Akin") and "his" as a speaker take the full name of the person before.
- */
-static void test_extract_statement_stretches(void **state)
+/* A one-word PERSON (or one that names exactly an ORG of the text) that no full name backs is
+ * the organisation when the text names a company with it: "Tarnok" after "Tarnok SA". */
+static void test_extract_link_person_to_org(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-stretch-XXXXXX";
+    char dir[] = "/tmp/nerd-test-person-org-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs("list PERSON\n  Lorena Paz Akin\n  Paz Akin\n  Tam Brogan\nend\n"
-          "relation statement piece : (?<content>\"[^\"]+\") {PERSON:speaker} (?<cue>said)\n"
-          "relation statement stretch : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n"
-          "relation statement his : (?<speaker>[Hh]is) (?<cue>claim) that (?<content>[^.]+)\n",
+    fputs("entity ORG org.corp : \\b(?:\\p{Lu}\\p{Ll}+ )+(?:SA|Inc)\\b\n"
+          "entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= met)\n"
+          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= said)\n",
           f);
     fclose(f);
     char *errors = NULL;
     nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
     free(errors);
     remove(path);
     rmdir(dir);
     assert_non_null(r);
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
-    /* the first piece is most of the stretch: only the piece */
-    assert_int_equal(extract(w, r, "\"The dam is old and will fail soon\" Tam Brogan said. \"Go\"\n",
-                             NULL, &res), 0);
-    assert_int_equal(res->relation_count, 1);
-    assert_string_equal(res->relations[0].rule + strlen(res->relations[0].rule) - 5, "piece");
-    /* short pieces: the stretch stays */
-    assert_int_equal(extract(w, r, "\"Old\" Tam Brogan said. \"Go\"\n", NULL, &res), 0);
-    assert_int_equal(res->relation_count, 2);
-    /* a shorter name and "his" are the person named before */
-    assert_int_equal(extract(w, r, "Lorena Paz Akin came. \"Old\" Paz Akin said. His claim that it leaks.",
-                             NULL, &res), 0);
-    assert_true(res->relation_count >= 2);
-    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Lorena Paz Akin");
-    const nerd_arg_t *sp = find_arg(&res->relations[res->relation_count - 1], "speaker");
-    assert_string_equal(sp->text, "His");
-    assert_string_equal(sp->canonical, "Lorena Paz Akin");
+    /* the short name of a company named anywhere in the text, before or after */
+    assert_int_equal(extract(w, r, "Tarnok said sales fell. Shares of Tarnok SA slid.", NULL, &res), 0);
+    const nerd_entity_t *e = find_entity(res, "ORG", "Tarnok");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "Tarnok SA");
+    assert_null(find_entity(res, "PERSON", "Tarnok"));
+    /* the first word of a longer company name */
+    assert_int_equal(extract(w, r, "Kelso Marine Holdings Inc rose. Kelso said it grew.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "ORG", "Kelso"));
+    /* a person named in full keeps the word */
+    assert_int_equal(extract(w, r, "Jo Tarnok met us. Tarnok SA fell. Tarnok said no.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Tarnok"));
     nerd_worker_destroy(&w);
     nerd_rules_unref(&r);
 }
@@ -1280,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_extract_relations),
         cmocka_unit_test(test_extract_pronouns_and_speakers),
         cmocka_unit_test(test_extract_speaker_names),
+        cmocka_unit_test(test_extract_statement_stretches),
         cmocka_unit_test(test_extract_catastrophic_pattern),
         cmocka_unit_test(test_extract_linear_in_text_length),
         cmocka_unit_test(test_extract_limits),
@@ -1287,7 +1328,7 @@ int main(void)
         cmocka_unit_test(test_extract_control_bytes_and_stats),
         cmocka_unit_test(test_extract_result_stable_across_rules_unref),
         cmocka_unit_test(test_extract_link_family),
-        cmocka_unit_test(test_extract_statement_stretches),
+        cmocka_unit_test(test_extract_link_person_to_org),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

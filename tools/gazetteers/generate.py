@@ -197,15 +197,13 @@ Silicon Valley
 Wall Street
 Midwest
 New England
+Southern California | SoCal
+Northern California | NorCal
 Great Plains
 Deep South
 Pacific Northwest
 Bay Area
 Mainland China | mainland China
-England
-Scotland
-Wales
-Northern Ireland
 Ulster
 Bavaria
 Catalonia
@@ -502,6 +500,13 @@ def countries(out_dir):
         spec = FORMER_COUNTRIES.get(c["name"])
         if spec:
             entries.append((spec[0], spec[1]))
+    # West Germany has no ISO 3166-3 entry (the Federal Republic lives on as DE), but news of
+    # 1949-1990 names it as a country of its own.
+    entries.append(("West Germany", []))
+    # The nations of the United Kingdom are countries in news, and their sides are national
+    # teams (LOC, as CoNLL has them), not clubs named by a town: LOC here, not REGION.
+    for nation in ("England", "Scotland", "Wales", "Northern Ireland"):
+        entries.append((nation, []))
     write(out_dir, "loc-countries.gaz",
           header("Countries (LOC): ISO 3166-1 names, common and official names, former countries "
                  "(ISO 3166-3) and usual news aliases (US, U.S., UK, Britain ...).",
