@@ -76,6 +76,19 @@ int span_vec_push(span_vec_t *v, const span_t *s)
 
 /* ---- worker ---- */
 
+size_t span_vec_first_from(const span_vec_t *v, uint32_t start)
+{
+    size_t lo = 0, hi = v->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->items[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 nerd_worker_t *nerd_worker_new(void)
 {
     nerd_worker_t *w = calloc(1, sizeof(*w));
@@ -491,15 +504,8 @@ static int cuts_mask(const doc_t *d, const span_t *s)
 /* The earlier entity (index into entities) that wholly contains [s,e), or -1. */
 static long containing_entity(const span_vec_t *ents, uint32_t s, uint32_t e)
 {
-    size_t lo = 0, hi = ents->count;   /* entities sorted by start: last with start <= s */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ents->items[mid].start <= s)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t k = lo; k > 0; k--) {
+    /* entities sorted by start: from the last one starting at or before s, backwards */
+    for (size_t k = span_vec_first_from(ents, s + 1); k > 0; k--) {
         const span_t *x = &ents->items[k - 1];
         if (x->removed || x->inner)
             continue;
@@ -511,15 +517,7 @@ static long containing_entity(const span_vec_t *ents, uint32_t s, uint32_t e)
 /* Marks the earlier entities that [s,e) wholly covers as removed. */
 static void remove_covered(span_vec_t *ents, uint32_t s, uint32_t e)
 {
-    size_t lo = 0, hi = ents->count;   /* first with start >= s */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ents->items[mid].start < s)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t k = lo; k < ents->count && ents->items[k].start < e; k++)
+    for (size_t k = span_vec_first_from(ents, s); k < ents->count && ents->items[k].start < e; k++)
         if (ents->items[k].end <= e)
             ents->items[k].removed = 1;
 }

@@ -35,6 +35,9 @@ typedef struct span_vec {
 } span_vec_t;
 
 int span_vec_push(span_vec_t *v, const span_t *s);
+/* In v sorted by start: the index of the first span starting at or after start (v->count if
+ * none). */
+size_t span_vec_first_from(const span_vec_t *v, uint32_t start);
 
 /* qsort order of entities: by start, the longer first (so an outer entity precedes the ones
  * nested in it). */

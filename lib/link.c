@@ -443,14 +443,7 @@ static size_t link_full_name(linker_t *lk, size_t i, const name_entry_t *hit, in
         (j + 1 < d->token_count && !(tk[j + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT))))
         return SIZE_MAX;
     span_vec_t *ents = &d->worker->entities;
-    size_t lo = 0, hi = ents->count;   /* sorted by start: the first starting at or after start */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ents->items[mid].start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = span_vec_first_from(ents, start);
     for (size_t k = lo; k > 0; k--) {   /* one that starts before and reaches in: not a fit */
         const span_t *e = &ents->items[k - 1];
         if (e->start + 256 < start)
@@ -670,14 +663,7 @@ static int is_internal(const doc_t *d, const span_t *e)
 static void remove_internal(doc_t *d, uint32_t start, uint32_t end)
 {
     span_vec_t *ents = &d->worker->entities;
-    size_t lo = 0, hi = ents->count;   /* sorted by start: the first starting at or after end */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ents->items[mid].start < end)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = span_vec_first_from(ents, end);
     for (size_t k = lo; k > 0; k--) {
         span_t *e = &ents->items[k - 1];
         if (e->end <= start && e->start + 256 < start)
