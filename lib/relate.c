@@ -405,13 +405,38 @@ static const char *speaker_name(const nerd_arg_t *a)
 
 #define DEDUP_WINDOW 24             /* relations before and after one that can be its pieces */
 
+/* Whether a relation has the attribute direct=true (a quotation). */
+static int is_direct(const nerd_relation_t *r)
+{
+    for (size_t a = 0; a < r->attr_count; a++)
+        if (strcmp(r->attrs[a].key, "direct") == 0 && strcmp(r->attrs[a].value, "true") == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether a relation's content holds its own cue and, after it, its speaker's mention: a
+ * quotation split by "said Lee" ("“A,” said Lee, a lawyer. “B.”"). */
+static int speaker_after_cue_inside(const nerd_relation_t *r)
+{
+    const nerd_arg_t *c = rel_arg(r, "content");
+    const nerd_arg_t *cue = rel_arg(r, "cue");
+    const nerd_arg_t *spk = rel_arg(r, "speaker");
+    if (c == NULL || cue == NULL || spk == NULL || !c->has_span || !cue->has_span || !spk->has_span ||
+        speaker_name(spk) == NULL)
+        return 0;
+    return cue->start > c->start && cue->end <= spk->start && spk->end < c->end;
+}
+
 /*
  * Drops a statement that only stretches another one of the same speaker: its content contains
  * the other's, and the other's is at least half of it.  A quotation in two pieces around its
  * cue ("“A,” she said. “B.”") is reported both as the stretch (the way attribution corpora
  * annotate it) and as the pieces (the way quote corpora do); where the first piece is most of
- * the stretch, the stretch says nothing the piece does not, and is left out.  Relations stay
- * in order; returns the new count.
+ * the stretch, the stretch says nothing the piece does not, and is left out.  Where the cue
+ * comes before the name inside the stretch ("“A,” said Lee, a lawyer. “B.”", the layout that
+ * introduces a speaker with a description), the stretch is kept and its pieces are left out.
+ * A statement of another speaker inside a quotation (direct=true) is left out too.  Relations
+ * stay in order; returns the new count.
  */
 static size_t drop_stretches(nerd_arena_t *arena, nerd_relation_t *out, size_t n)
 {
@@ -436,6 +461,47 @@ static size_t drop_stretches(nerd_arena_t *arena, nerd_relation_t *out, size_t n
             uint32_t li = ci->end - ci->start, lj = cj->end - cj->start;
             if (cj->start >= ci->start && cj->end <= ci->end && lj < li && 2 * lj >= li)
                 drop[i] = 1;
+        }
+    }
+    /* a stretch that names its speaker after the cue ("“A,” said Lee, a lawyer for the town.
+     * “B.”") is kept instead of its pieces: news attribution gives such a stretch as one
+     * statement, and a piece inside it is then a second report of the same words */
+    for (size_t i = 0; i < n; i++) {
+        if (drop[i] || !speaker_after_cue_inside(&out[i]))
+            continue;
+        const nerd_arg_t *ci = rel_arg(&out[i], "content");
+        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
+        size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
+        size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
+        for (size_t j = lo; j < hi; j++) {
+            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
+                continue;
+            const nerd_arg_t *cj = rel_arg(&out[j], "content");
+            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
+            if (cj != NULL && cj->has_span && sj != NULL && strcmp(si, sj) == 0 &&
+                cj->start >= ci->start && cj->end <= ci->end &&
+                cj->end - cj->start < ci->end - ci->start)
+                drop[j] = 1;
+        }
+    }
+    /* someone else's statement inside a quotation is part of the quoted words ("“They said
+     * he was unfit,” Lee said"): the writer attributes only the quotation */
+    for (size_t i = 0; i < n; i++) {
+        const nerd_arg_t *ci = rel_arg(&out[i], "content");
+        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
+        if (drop[i] || ci == NULL || !ci->has_span || si == NULL || !is_direct(&out[i]))
+            continue;
+        size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
+        size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
+        for (size_t j = lo; j < hi; j++) {
+            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
+                continue;
+            const nerd_arg_t *cj = rel_arg(&out[j], "content");
+            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
+            if (cj != NULL && cj->has_span && sj != NULL && strcmp(si, sj) != 0 &&
+                cj->start >= ci->start && cj->end <= ci->end &&
+                cj->end - cj->start < ci->end - ci->start)
+                drop[j] = 1;
         }
     }
     size_t o = 0;

@@ -915,6 +915,83 @@ static void test_extract_statement_stretches(void **state)
     nerd_rules_unref(&r);
 }
 
+/*
+ * A stretch that names its speaker after the cue ("\"A\" said Lee. \"B\"") is kept and the
+ * pieces of the same speaker inside it are left out; with the name before the cue both stay.
+ */
+static void test_extract_statement_stretch_inverted(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-stretch-inv-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("list PERSON\n  Tam Brogan\nend\n"
+          "relation statement piece : (?<content>\"[^\"]+\") (?<cue>said) {PERSON:speaker}\n"
+          "relation statement piece2 : (?<content>\"[^\"]+\") {PERSON:speaker} (?<cue>said)\n"
+          "relation statement stretch : (?<content>\"[^\"]+\" (?<cue>said) {PERSON:speaker}\\. \"[^\"]+\")\\K\\s\n"
+          "relation statement stretch2 : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    /* cue before the name: only the stretch */
+    assert_int_equal(extract(w, r, "\"Old\" said Tam Brogan. \"Go\"\n", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(res->relations[0].rule + strlen(res->relations[0].rule) - 7, "stretch");
+    /* name before the cue: the stretch and the piece */
+    assert_int_equal(extract(w, r, "\"Old\" Tam Brogan said. \"Go\"\n", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* Another speaker's statement inside a quotation (direct=true) is part of the quoted words. */
+static void test_extract_statement_inside_quote(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nerd-test-inquote-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("list PERSON\n  Tam Brogan\n  Jo Okafor\nend\n"
+          "relation statement quote +direct=true : (?<content>\"[^\"]+\") \\K{PERSON:speaker} (?<cue>said)\n"
+          "relation statement inner +direct=false : {PERSON:speaker} (?<cue>says) (?<content>[a-z ]+)\n",
+          f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    /* inside the quotation: only the quotation */
+    assert_int_equal(extract(w, r, "\"Jo Okafor says the dam is old\" Tam Brogan said.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(res->relations[0].rule + strlen(res->relations[0].rule) - 5, "quote");
+    /* outside any quotation: reported */
+    assert_int_equal(extract(w, r, "Jo Okafor says the dam is old.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 /* internal types: usable in rules and relations, never reported; their words still link. */
 static void test_extract_internal_types(void **state)
 {
@@ -1321,6 +1398,8 @@ int main(void)
         cmocka_unit_test(test_extract_pronouns_and_speakers),
         cmocka_unit_test(test_extract_speaker_names),
         cmocka_unit_test(test_extract_statement_stretches),
+        cmocka_unit_test(test_extract_statement_stretch_inverted),
+        cmocka_unit_test(test_extract_statement_inside_quote),
         cmocka_unit_test(test_extract_catastrophic_pattern),
         cmocka_unit_test(test_extract_linear_in_text_length),
         cmocka_unit_test(test_extract_limits),
