@@ -266,10 +266,31 @@ static int org_description(const char *text)
     return 0;
 }
 
+/* Whether text ends with a noun for a text or a finding, which speaks but is nobody: "the
+ * document", "the white paper", "the survey". */
+static int document_description(const char *text)
+{
+    static const char *const nouns[] = {
+        "document", "paper", "report", "study", "survey", "poll", "statement", "letter",
+        "memo", "filing", "complaint", "lawsuit", "ruling", "decision", "order", "bill", "law",
+        "plan", "proposal", "agreement", "deal", "review", "audit", "analysis", "research",
+        "data", "figures", "findings", "book", "article", "website", "post", "message", "email",
+        "release", "announcement", "policy", "strategy", "note", "notice", "guidance", "rules",
+        "regulation", "directive", "indictment", "verdict", "judgment", "judgement", "court",
+        "index", "model", "forecast", "estimate", "video", "footage", "map", "chart", "list"};
+    const char *last = strrchr(text, ' ');
+    last = last != NULL ? last + 1 : text;
+    for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++)
+        if (strcmp(last, nouns[k]) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * Whether a speaker that is no entity is a definite description of a person, "the 39-year-old
- * founder", "the rookie defenceman": "the" and lower-case words.  Such a speaker is someone
- * the text has named, and is resolved as a pronoun is.
+ * founder", "the rookie defenceman": "the" and lower-case words, not an organisation's nor a
+ * document's ("the white paper").  Such a speaker is someone the text has named, and is
+ * resolved as a pronoun is.
  */
 static int person_description(const char *text)
 {
@@ -279,7 +300,7 @@ static int person_description(const char *text)
         if ((unsigned char)*q < 0x80 && !(islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
                                           *q == ' ' || *q == '-'))
             return 0;
-    return !org_description(text);
+    return !org_description(text) && !document_description(text);
 }
 
 #define ORG_LOOKBACK 60            /* entities looked at for the organisation a description means */

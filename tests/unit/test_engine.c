@@ -818,7 +818,8 @@ static void test_extract_speaker_names(void **state)
     fputs("list PERSON\n  Damon Green\n  Green\n  Marge Bouvier\n  Homer Simpson\nend\n"
           "list ORG\n  Lakeside Water Board\nend\n"
           "list PRON case=smart\n  she\nend\n"
-          "relation statement said : (?<speaker>{PERSON|PRON}|[Tt]he board|[Ii]t|the old farmer) "
+          "relation statement said : (?<speaker>{PERSON|PRON}|[Tt]he board|[Ii]t|the old farmer|"
+          "[Tt]he white paper) "
           "(?<cue>said) (?<content>[^.\"]+)\n"
           "relation statement quote_cue : \"(?<content>[^\"]+)\" {PRON:speaker} (?<cue>said)\\.\n"
           "relation statement cue_quote : {PRON:speaker} (?<cue>said)\\. \\K\"(?<content>[^\"]+)\"\n",
@@ -849,6 +850,11 @@ static void test_extract_speaker_names(void **state)
                              NULL, &res), 0);
     assert_int_equal(res->relation_count, 1);
     assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Marge Bouvier");
+    /* ... but a document is nobody: "the white paper" stays itself */
+    assert_int_equal(extract(w, r, "Marge Bouvier met us. The white paper said it was late.",
+                             NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_null(find_arg(&res->relations[0], "speaker")->canonical);
     /* nobody named before: the words stay as they are */
     assert_int_equal(extract(w, r, "It said the dam was safe.", NULL, &res), 0);
     assert_int_equal(res->relation_count, 1);
