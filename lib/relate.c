@@ -9,14 +9,20 @@
  * most recent PERSON before them.  A rule with speaker=previous gets a speaker argument without
  * a span: the speaker of the previous relation of the same type.  Speakers get the name a reader
  * would give them: a one-word PERSON the full name of a person named before it, and "it" or a
- * description such as "the company" the name of the latest organisation; a description of a
- * person ("the rookie defenceman") is resolved as a pronoun.
+ * description such as "the company" the name of the latest organisation (the one that spoke
+ * last, nearby, or one whose name has the noun: "the railway"); a description of a person ("the
+ * rookie defenceman") is resolved as a pronoun, preferring someone brought in since the latest
+ * speaker; "A hockey coach said" takes the name the next sentence opens with; "the RCMP
+ * statement" is the RCMP's.  A person who opens a sentence after the latest speaker is who a
+ * later "he said" (next paragraph) or cue-less quote means; "X said she ..." tells X's class, and
+ * a "he" the latest speaker cannot be goes back to the latest earlier speaker who can.
  */
 #include "extract.h"
 
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #define ARG_UNSET UINT32_MAX
 
@@ -96,6 +102,7 @@ static int32_t entity_exact(const doc_t *d, uint32_t s, uint32_t e)
 
 #define GENDER_MEMORY 64           /* people whose pronoun class is remembered */
 #define PRONOUN_LOOKBACK 30        /* PERSON mentions tried before giving up */
+#define SPEAKER_MEMORY 6           /* earlier speakers a pronoun may go back to */
 
 /* The class of a pronoun: 'M' (he, him, his), 'F' (she, her), 0 for any other. */
 static char pronoun_class(const char *text)
@@ -123,6 +130,11 @@ typedef struct pronouns {
     const char *speaker;         /* canonical of the latest resolved speaker */
     uint32_t speaker_pos;
     struct {
+        const char *name;        /* earlier speakers, latest first: who "he" means when */
+        uint32_t pos;            /* the latest speaker is a she */
+    } past[SPEAKER_MEMORY];
+    size_t past_count;
+    struct {
         const char *name;        /* a canonical name ... */
         char cls;                /* ... and the pronoun class already resolved to it */
     } known[GENDER_MEMORY];
@@ -143,6 +155,26 @@ static void remember_class(pronouns_t *p, const char *name, char cls)
         return;
     p->known[p->known_count].name = name;
     p->known[p->known_count++].cls = cls;
+}
+
+/* Makes name, mentioned at pos, the latest speaker; the one before joins the earlier ones. */
+static void set_speaker(pronouns_t *p, const char *name, uint32_t pos)
+{
+    if (p->speaker && strcmp(p->speaker, name) != 0) {
+        size_t k = 0;
+        while (k < p->past_count && strcmp(p->past[k].name, p->speaker) != 0)
+            k++;
+        if (k == p->past_count && p->past_count < SPEAKER_MEMORY)
+            p->past_count++;
+        if (k == SPEAKER_MEMORY)
+            k = SPEAKER_MEMORY - 1;
+        for (; k > 0; k--)
+            p->past[k] = p->past[k - 1];
+        p->past[0].name = p->speaker;
+        p->past[0].pos = p->speaker_pos;
+    }
+    p->speaker = name;
+    p->speaker_pos = pos;
 }
 
 /* Whether a person already known as the other class rules this one out. */
@@ -183,16 +215,10 @@ static int possessive(const doc_t *d, const nerd_entity_t *e)
            (left >= 4 && memcmp(t, "\xE2\x80\x99s", 4) == 0);
 }
 
-/*
- * The canonical name a pronoun of class cls at pos stands for: the latest speaker, else the
- * most recent PERSON before it (skipping possessors first, and people already known as the
- * other class).  NULL when nobody fits.
- */
-static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
+/* Index in p->persons just past the last PERSON starting before pos. */
+static size_t persons_before(const pronouns_t *p, uint32_t pos)
 {
-    if (p->speaker && p->speaker_pos <= pos && compatible(p, p->speaker, cls))
-        return p->speaker;
-    size_t lo = 0, hi = p->person_count;   /* last PERSON starting before pos */
+    size_t lo = 0, hi = p->person_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (p->d->final[p->persons[mid]].start < pos)
@@ -200,6 +226,112 @@ static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* Whether a mention opens a sentence or a paragraph: what comes before it (blanks skipped) is
+ * the start of the text, a line end, or a sentence end, possibly inside a closing quotation. */
+static int opens_sentence(const doc_t *d, const nerd_entity_t *e)
+{
+    size_t i = e->start;
+    while (i > 0 && (d->text[i - 1] == ' ' || d->text[i - 1] == '\t'))
+        i--;
+    if (i == 0 || d->text[i - 1] == '\n')
+        return 1;
+    if (i >= 4 && memcmp(d->text + i - 3, "\xE2\x80\x9D", 3) == 0)   /* ” */
+        i -= 3;
+    else if (d->text[i - 1] == '"')
+        i--;
+    return i > 0 && (d->text[i - 1] == '.' || d->text[i - 1] == '!' || d->text[i - 1] == '?');
+}
+
+/* How many paragraph breaks (runs of line ends) lie between a and b. */
+static int paragraphs_between(const doc_t *d, uint32_t a, uint32_t b)
+{
+    int n = 0;
+    for (uint32_t i = a; i < b && i < d->len; i++)
+        if (d->text[i] == '\n' && (i == a || d->text[i - 1] != '\n'))
+            n++;
+    return n;
+}
+
+/* Whether a and b lie in one sentence: no sentence end between them. */
+static int same_sentence(const doc_t *d, uint32_t a, uint32_t b)
+{
+    for (uint32_t i = a; i < b && i < d->len; i++)
+        if (d->text[i] == '.' || d->text[i] == '!' || d->text[i] == '?' || d->text[i] == '\n')
+            return 0;
+    return 1;
+}
+
+/* Whether the paragraph around pos is a photo caption ("X looks on. ( THE CANADIAN PRESS FILE
+ * PHOTO )"): the people it names are pictured, not speaking. */
+static int in_caption(const doc_t *d, uint32_t pos)
+{
+    uint32_t a = pos, b = pos;
+    while (a > 0 && d->text[a - 1] != '\n')
+        a--;
+    while (b < d->len && d->text[b] != '\n')
+        b++;
+    static const char *const marks[] = {"PHOTO", "Photo )", "photo )", "/THE CANADIAN PRESS",
+                                        "/ THE CANADIAN PRESS", "(Photo", "(AP Photo", "Getty Images"};
+    for (size_t k = 0; k < sizeof(marks) / sizeof(marks[0]); k++) {
+        size_t n = strlen(marks[k]);
+        for (uint32_t i = a; i + n <= b; i++)
+            if (memcmp(d->text + i, marks[k], n) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/*
+ * A person brought in as the subject of a sentence after the latest speaker and before pos, of
+ * a class that fits: "Goodwin turned out to the rally. “...,” he said."  News introduces the
+ * next speaker this way; the latest such person wins.  NULL when there is none.
+ */
+static const char *new_subject(const pronouns_t *p, uint32_t after, uint32_t pos, char cls,
+                               const char *speaker, int min_paras, uint32_t *where)
+{
+    for (size_t k = persons_before(p, pos); k > 0; k--) {
+        const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
+        if (e->start <= after || paragraphs_between(p->d, e->start, pos) > 1)
+            break;
+        if (opens_sentence(p->d, e) && !possessive(p->d, e) && compatible(p, e->canonical, cls) &&
+            (paragraphs_between(p->d, e->start, pos) >= min_paras ||
+             same_sentence(p->d, e->end, pos)) &&
+            (speaker == NULL || strcmp(e->canonical, speaker) != 0) && !in_caption(p->d, e->start)) {
+            if (where)
+                *where = e->start;
+            return e->canonical;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The canonical name a pronoun of class cls at pos stands for: a person introduced as a
+ * sentence's subject since the latest speaker, else the latest speaker, else the most recent
+ * PERSON before it (skipping possessors first, and people already known as the other class).
+ * NULL when nobody fits.
+ */
+static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls, int min_paras)
+{
+    if (p->speaker && p->speaker_pos <= pos && compatible(p, p->speaker, cls)) {
+        const char *other = new_subject(p, p->speaker_pos, pos, cls, p->speaker, min_paras, NULL);
+        return other ? other : p->speaker;
+    }
+    if (p->speaker && p->speaker_pos <= pos && cls != 0) {
+        /* the latest speaker is of the other class: a person of this one brought in since,
+         * else the latest earlier speaker of this class ("Jayme told police she heard the
+         * sirens.  He told detectives ...") */
+        const char *other = new_subject(p, p->speaker_pos, pos, cls, p->speaker, min_paras, NULL);
+        if (other)
+            return other;
+        for (size_t k = 0; k < p->past_count; k++)
+            if (p->past[k].pos <= pos && known_class(p, p->past[k].name) == cls)
+                return p->past[k].name;
+    }
+    size_t lo = persons_before(p, pos);   /* last PERSON starting before pos */
     size_t stop = lo > PRONOUN_LOOKBACK ? lo - PRONOUN_LOOKBACK : 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t k = lo; k > stop; k--) {
@@ -208,6 +340,31 @@ static const char *resolve_pronoun(const pronouns_t *p, uint32_t pos, char cls)
                 return e->canonical;
         }
     return NULL;
+}
+
+/*
+ * The person a definite description ("the rookie defenceman", "the 26-year-old right wing")
+ * before pos stands for.  A writer describes someone anew where the speaker changes, so a person
+ * the text has brought in since the latest speaker is meant: the subject of a sentence first,
+ * else the latest one mentioned at all ("... when Jones scored. “...,” said the rookie").  Else,
+ * as a pronoun, the latest speaker or the latest PERSON.  NULL when nobody fits.
+ */
+static const char *resolve_description(const pronouns_t *p, uint32_t pos)
+{
+    if (p->speaker && p->speaker_pos <= pos) {
+        const char *other = new_subject(p, p->speaker_pos, pos, 0, p->speaker, 0, NULL);
+        if (other)
+            return other;
+        for (size_t k = persons_before(p, pos); k > 0; k--) {
+            const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
+            if (e->start <= p->speaker_pos || paragraphs_between(p->d, e->start, pos) > 1)
+                break;
+            if (!possessive(p->d, e) && strcmp(e->canonical, p->speaker) != 0 &&
+                !in_caption(p->d, e->start))
+                return e->canonical;
+        }
+    }
+    return resolve_pronoun(p, pos, 0, 0);
 }
 
 /*
@@ -292,21 +449,84 @@ static int document_description(const char *text)
  * document's ("the white paper").  Such a speaker is someone the text has named, and is
  * resolved as a pronoun is.
  */
+static int person_description_after(const char *text, size_t skip);
+
 static int person_description(const char *text)
 {
     if (!((text[0] == 't' || text[0] == 'T') && strncmp(text + 1, "he ", 3) == 0))
         return 0;
-    for (const char *q = text + 4; *q; q++)
+    return person_description_after(text, 4);
+}
+
+/* Whether a speaker is an indefinite description of a person: "A Vancouver hockey coach",
+ * "One former director" (not "A spokeswoman for Lee", which names whom it speaks for). */
+static int indefinite_description(const char *text)
+{
+    size_t skip = strncmp(text, "A ", 2) == 0 ? 2 : strncmp(text, "An ", 3) == 0 ? 3 :
+                  strncmp(text, "One ", 4) == 0 ? 4 : 0;
+    return skip != 0 && person_description_after(text, skip);
+}
+
+/* Whether the words of text from skip on describe a person (see person_description). */
+static int person_description_after(const char *text, size_t skip)
+{
+    static const char *const groups[] = {
+        "government", "administration", "campaign", "team", "police", "committee", "office",
+        "force", "forces", "army", "military", "navy", "senate", "house", "legislature",
+        "parliament", "province", "city", "state", "country", "region", "county", "town",
+        "community", "industry", "sector", "market", "public", "media", "press", "family",
+        "people", "residents", "officials", "authorities", "members", "players", "fans"};
+    /* capitalised words may qualify the person ("the laid-back Cambridge resident"); the noun
+     * at the end is lower case */
+    const char *last = strrchr(text, ' ') + 1;
+    for (const char *q = text + skip; *q; q++) {
+        if (q == last || (q > text && q[-1] == ' ' && q < last && isupper((unsigned char)*q)))
+            continue;
         if ((unsigned char)*q < 0x80 && !(islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
-                                          *q == ' ' || *q == '-'))
+                                          *q == ' ' || *q == '-' || *q == '\''))
+            return 0;
+    }
+    if (!islower((unsigned char)*last))
+        return 0;
+    for (size_t k = 0; k < sizeof(groups) / sizeof(groups[0]); k++)
+        if (strcmp(last, groups[k]) == 0)
             return 0;
     return !org_description(text) && !document_description(text);
 }
 
 #define ORG_LOOKBACK 60            /* entities looked at for the organisation a description means */
 
-/* The canonical name of the latest ORG entity before pos, or NULL. */
-static const char *recent_org(const doc_t *d, uint32_t pos)
+/* Whether an organisation is a news agency: credited in bylines and captions ("The Canadian
+ * Press"), it is not what "the company" or "it" refers to. */
+static int news_agency(const char *name)
+{
+    static const char *const agencies[] = {
+        "Canadian Press", "The Canadian Press", "Associated Press", "The Associated Press", "AP",
+        "Reuters", "Thomson Reuters", "AFP", "Agence France-Presse", "Bloomberg News", "UPI",
+        "Press Association", "PA Media", "dpa"};
+    for (size_t k = 0; k < sizeof(agencies) / sizeof(agencies[0]); k++)
+        if (strcmp(name, agencies[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether name contains word, ignoring case. */
+static int contains_word(const char *name, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *q = name; *q; q++)
+        if ((q == name || q[-1] == ' ') && strncasecmp(q, word, n) == 0 &&
+            (q[n] == '\0' || q[n] == ' '))
+            return 1;
+    return 0;
+}
+
+/*
+ * The canonical name of the latest ORG entity before pos that a description ending in noun
+ * ("the railway") can mean: one whose name has that noun ("Canadian Pacific Railway") first,
+ * else the latest that is no news agency.  NULL when there is none.
+ */
+static const char *recent_org(const doc_t *d, uint32_t pos, const char *noun)
 {
     if (d->rules->org_type < 0)
         return NULL;
@@ -320,9 +540,61 @@ static const char *recent_org(const doc_t *d, uint32_t pos)
             hi = mid;
     }
     size_t stop = lo > ORG_LOOKBACK ? lo - ORG_LOOKBACK : 0;
+    if (noun != NULL)
+        for (size_t k = lo; k > stop; k--)
+            if (d->final[k - 1].type == org && contains_word(d->final[k - 1].canonical, noun))
+                return d->final[k - 1].canonical;
     for (size_t k = lo; k > stop; k--)
-        if (d->final[k - 1].type == org)
+        if (d->final[k - 1].type == org && !news_agency(d->final[k - 1].canonical))
             return d->final[k - 1].canonical;
+    return NULL;
+}
+
+/*
+ * The organisation or person a document speaker names inside it: "the RCMP statement", "the
+ * Civic Action study", "a report released Monday by the agency's board", "Foster's book".  The
+ * words of a document are its author's, so the statement is theirs.  The last such entity in
+ * [a,b) wins (the author follows "by"); NULL when there is none.
+ */
+static const nerd_entity_t *document_author(const doc_t *d, uint32_t a, uint32_t b)
+{
+    const char *org = d->rules->org_type >= 0 ? d->rules->types[d->rules->org_type] : NULL;
+    const char *person = d->rules->person_type >= 0 ? d->rules->types[d->rules->person_type] : NULL;
+    size_t lo = 0, hi = d->final_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->final[mid].start < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const nerd_entity_t *found = NULL;
+    for (; lo < d->final_count && d->final[lo].start < b; lo++)
+        if (d->final[lo].end <= b && (d->final[lo].type == org || d->final[lo].type == person))
+            found = &d->final[lo];
+    return found;
+}
+
+/*
+ * The person an indefinite description ("A Vancouver hockey coach says ...") introduces: news
+ * names such a speaker in the sentence after ("Stephen Gillis said ..."), as its subject.  The
+ * first PERSON opening a sentence after relation s, in its paragraph or the next; NULL if none.
+ */
+static const char *named_next(const pronouns_t *p, const span_t *s, const rule_t *rule)
+{
+    uint32_t end = s->end;
+    for (size_t g = 0; g < rule->group_count; g++) {
+        uint32_t b = p->d->rel_args[s->aux + 2 * g + 1];
+        if (b != ARG_UNSET && b > end)
+            end = b;
+    }
+    for (size_t k = persons_before(p, end); k < p->person_count; k++) {
+        const nerd_entity_t *e = &p->d->final[p->persons[k]];
+        if (paragraphs_between(p->d, end, e->start) > 1)
+            break;
+        if (opens_sentence(p->d, e) && !possessive(p->d, e))
+            return e->canonical;
+    }
     return NULL;
 }
 
@@ -532,6 +804,33 @@ static size_t drop_stretches(nerd_arena_t *arena, nerd_relation_t *out, size_t n
     return o;
 }
 
+/* The content argument among args, or NULL. */
+static const nerd_arg_t *rel_content(const nerd_arg_t *args, size_t na)
+{
+    for (size_t a = 0; a < na; a++)
+        if (strcmp(args[a].role, "content") == 0)
+            return &args[a];
+    return NULL;
+}
+
+/*
+ * Reported speech whose content opens with "he" or "she" ("Jayme told police she could hear the
+ * sirens", "Young said that he suspects ...") nearly always speaks of its speaker: the speaker is
+ * remembered as of that class, so that a later "he said" does not go to her.
+ */
+static void learn_class(pronouns_t *p, const char *name, const nerd_arg_t *content)
+{
+    if (content == NULL || content->text == NULL)
+        return;
+    const char *t = content->text;
+    if (strncmp(t, "that ", 5) == 0)
+        t += 5;
+    if (strncmp(t, "he ", 3) == 0 || strncmp(t, "He ", 3) == 0)
+        remember_class(p, name, 'M');
+    else if (strncmp(t, "she ", 4) == 0 || strncmp(t, "She ", 4) == 0)
+        remember_class(p, name, 'F');
+}
+
 int relate_run(doc_t *d)
 {
     const nerd_rules_t *rules = d->rules;
@@ -555,9 +854,16 @@ int relate_run(doc_t *d)
     const char **prev = nerd_arena_alloc(w->arena, (rules->relation_type_count + 1) * sizeof(char *));
     if (out == NULL || prev == NULL || collect_persons(d, &pr) != 0)
         return NERD_ENOMEM;
+    uint32_t *prev_end = nerd_arena_alloc(w->arena, (rules->relation_type_count + 1) * sizeof(uint32_t));
+    if (prev_end == NULL)
+        return NERD_ENOMEM;
     memset(prev, 0, (rules->relation_type_count + 1) * sizeof(char *));
+    memset(prev_end, 0, (rules->relation_type_count + 1) * sizeof(uint32_t));
     const char *pron = rules->pron_type >= 0 ? rules->types[rules->pron_type] : NULL;
     const char *person = rules->person_type >= 0 ? rules->types[rules->person_type] : NULL;
+    const char *org = rules->org_type >= 0 ? rules->types[rules->org_type] : NULL;
+    const char *org_speaker = NULL;   /* the latest organisation that spoke, and where */
+    uint32_t org_speaker_pos = 0;
     size_t o = 0;
     for (long k = 0; k < n; k++) {
         const span_t *s = &w->relations.items[k];
@@ -575,7 +881,7 @@ int relate_run(doc_t *d)
             nerd_arg_t *arg = &args[a];
             if (arg->entity >= 0 && pron && d->final[arg->entity].type == pron) {
                 char cls = pronoun_class(arg->text);
-                const char *who = resolve_pronoun(&pr, arg->start, cls);
+                const char *who = resolve_pronoun(&pr, arg->start, cls, 1);
                 if (who) {
                     const char *full = full_name(&pr, who, arg->start);
                     if (full)
@@ -593,12 +899,34 @@ int relate_run(doc_t *d)
                 else if (arg->entity < 0 && arg->text &&
                          (org_description(arg->text) || strcmp(arg->text, "it") == 0 ||
                           strcmp(arg->text, "It") == 0))
-                    full = recent_org(d, arg->start);
+                {
+                    const char *noun = org_description(arg->text) ? strrchr(arg->text, ' ') + 1 : NULL;
+                    full = recent_org(d, arg->start, noun);
+                    /* the organisation that spoke last, nearby, before another one merely
+                     * mentioned since ("Google said Apple had revoked it ... the company said") */
+                    if (org_speaker != NULL && paragraphs_between(d, org_speaker_pos, arg->start) <= 2 &&
+                        (noun == NULL || full == NULL || !contains_word(full, noun) ||
+                         contains_word(org_speaker, noun)))
+                        full = org_speaker;
+                    if (full != NULL) {
+                        org_speaker = full;
+                        org_speaker_pos = arg->start;
+                    }
+                }
+                else if (arg->entity < 0 && arg->text && document_description(arg->text) &&
+                         document_author(d, arg->start, arg->end) != NULL) {
+                    const nerd_entity_t *e = document_author(d, arg->start, arg->end);
+                    full = e->type == person ? full_name(&pr, e->canonical, arg->start) : NULL;
+                    if (full == NULL)
+                        full = e->canonical;
+                }
+                else if (arg->entity < 0 && arg->text && indefinite_description(arg->text))
+                    full = named_next(&pr, s, rule);
                 else if (arg->entity < 0 && arg->text && person_description(arg->text))
-                    full = resolve_pronoun(&pr, arg->start, 0);
+                    full = resolve_description(&pr, (uint32_t)s->priority);
                 else if (arg->entity < 0 && arg->text && pronoun_class(arg->text) != 0)
                     /* a pronoun no entity rule marked: "his" in "his claim that ..." */
-                    full = resolve_pronoun(&pr, arg->start, pronoun_class(arg->text));
+                    full = resolve_pronoun(&pr, arg->start, pronoun_class(arg->text), 1);
                 if (full)
                     arg->canonical = full;
             }
@@ -606,20 +934,39 @@ int relate_run(doc_t *d)
         if (rule->speaker_previous && speaker == NULL) {
             if (prev[s->type] == NULL)
                 continue;   /* nobody spoke before: the relation has no speaker */
+            /* a person who became a sentence's subject since that relation speaks now, and
+             * is the speaker a later "she said" means */
+            uint32_t subject_pos = 0;
+            const char *other = new_subject(&pr, prev_end[s->type], (uint32_t)s->priority, 0,
+                                            prev[s->type], 0, &subject_pos);
             nerd_arg_t *arg = &args[na++];
             arg->role = "speaker";
             arg->has_span = 0;
-            arg->canonical = prev[s->type];
+            arg->canonical = other ? other : prev[s->type];
+            if (other) {
+                set_speaker(&pr, other, subject_pos);
+            }
             arg->entity = -1;
             speaker = arg;
         }
+        if (speaker && speaker->canonical && speaker->entity >= 0 &&
+            d->final[speaker->entity].type == person)
+            learn_class(&pr, speaker->canonical, rel_content(args, na));
+        if (speaker && speaker->canonical && speaker->has_span && speaker->entity >= 0 && org &&
+            d->final[speaker->entity].type == org && !news_agency(speaker->canonical)) {
+            org_speaker = speaker->canonical;
+            org_speaker_pos = speaker->start;
+        }
         if (speaker && speaker->canonical) {
             prev[s->type] = speaker->canonical;
+            prev_end[s->type] = s->end;
+            for (size_t a = 0; a < na; a++)
+                if (args[a].has_span && args[a].end > prev_end[s->type])
+                    prev_end[s->type] = args[a].end;
             /* only people are what a later "he" or "she" can refer to */
             const char *type = speaker->entity >= 0 ? d->final[speaker->entity].type : NULL;
             if (speaker->has_span && type && (type == person || type == pron)) {
-                pr.speaker = speaker->canonical;
-                pr.speaker_pos = speaker->start;
+                set_speaker(&pr, speaker->canonical, speaker->start);
             }
         }
         /* arguments point into the reported entities; an internal one keeps only its span */

@@ -1112,6 +1112,27 @@ static void test_extract_pronouns_and_speakers(void **state)
                              &res), 0);
     assert_int_equal(res->relation_count, 1);
     assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Marge Bouvier");
+    /* a person who opens a paragraph after the latest speaker is who "he" means next */
+    assert_int_equal(extract(w, r, "Homer Simpson said taxes will fall.\nNed Flanders came too.\n"
+                             "He said no.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    assert_string_equal(find_arg(&res->relations[1], "speaker")->canonical, "Ned Flanders");
+    /* ... and a quote with no cue after such a paragraph is that person's */
+    assert_int_equal(extract(w, r, "Homer Simpson said taxes will fall.\nNed Flanders came too.\n"
+                             "\"Not here\"", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    assert_string_equal(find_arg(&res->relations[1], "speaker")->canonical, "Ned Flanders");
+    /* "X said she ..." tells X's class: "he" then skips her */
+    assert_int_equal(extract(w, r, "Ned Flanders met Homer Simpson. Marge Bouvier said she left.\n"
+                             "He said no.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    assert_string_equal(find_arg(&res->relations[1], "speaker")->canonical, "Homer Simpson");
+    /* the latest speaker is a she: "he" goes back to the latest earlier speaker who is a he,
+     * not to the last man mentioned */
+    assert_int_equal(extract(w, r, "Homer Simpson said he stayed.\nMarge Bouvier said she left "
+                             "with Ned Flanders.\nHe said no.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 3);
+    assert_string_equal(find_arg(&res->relations[2], "speaker")->canonical, "Homer Simpson");
     /* a quote with no earlier statement has no speaker: no relation */
     assert_int_equal(extract(w, r, "\"Nobody spoke\"", NULL, &res), 0);
     assert_int_equal(res->relation_count, 0);
