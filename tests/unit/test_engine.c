@@ -45,6 +45,28 @@ static nerd_rules_t *load_fixture(const char *name)
     return r;
 }
 
+/* Loads a rule set of one file holding text (written to a temporary folder, removed again). */
+static nerd_rules_t *load_text(const char *text)
+{
+    char dir[] = "/tmp/nerd-test-rules-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    char *errors = NULL;
+    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    if (r == NULL)
+        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+    free(errors);
+    remove(path);
+    rmdir(dir);
+    assert_non_null(r);
+    return r;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -731,25 +753,9 @@ static void test_extract_link_place_to_person(void **state)
 static void test_extract_link_mentions(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-titled-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ (?:De |van der )?\\p{Lu}\\p{Ll}+(?= met)\n"
+    nerd_rules_t *r = load_text("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ (?:De |van der )?\\p{Lu}\\p{Ll}+(?= met)\n"
           "entity PERSON person.titled canonical=name : "
-          "(?<span>(?:Mr\\.|Professor) (?<name>\\p{Lu}\\p{Ll}+(?: \\p{Lu}\\p{Ll}+)?))\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "(?<span>(?:Mr\\.|Professor) (?<name>\\p{Lu}\\p{Ll}+(?: \\p{Lu}\\p{Ll}+)?))\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     assert_int_equal(extract(w, r, "Damon Green met us. Then Mr. Green left.", NULL, &res), 0);
@@ -809,30 +815,14 @@ static void test_extract_link_mentions(void **state)
 static void test_extract_speaker_names(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-speakers-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("list PERSON\n  Damon Green\n  Green\n  Marge Bouvier\n  Homer Simpson\nend\n"
+    nerd_rules_t *r = load_text("list PERSON\n  Damon Green\n  Green\n  Marge Bouvier\n  Homer Simpson\nend\n"
           "list ORG\n  Lakeside Water Board\nend\n"
           "list PRON case=smart\n  she\nend\n"
           "relation statement said : (?<speaker>{PERSON|PRON}|[Tt]he board|[Ii]t|the old farmer|"
           "[Tt]he white paper) "
           "(?<cue>said) (?<content>[^.\"]+)\n"
           "relation statement quote_cue : \"(?<content>[^\"]+)\" {PRON:speaker} (?<cue>said)\\.\n"
-          "relation statement cue_quote : {PRON:speaker} (?<cue>said)\\. \\K\"(?<content>[^\"]+)\"\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "relation statement cue_quote : {PRON:speaker} (?<cue>said)\\. \\K\"(?<content>[^\"]+)\"\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     assert_int_equal(extract(w, r, "Damon Green met us. Green said the dam was safe.", NULL, &res), 0);
@@ -879,26 +869,10 @@ static void test_extract_speaker_names(void **state)
 static void test_extract_statement_stretches(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-stretch-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("list PERSON\n  Lorena Paz Akin\n  Paz Akin\n  Tam Brogan\nend\n"
+    nerd_rules_t *r = load_text("list PERSON\n  Lorena Paz Akin\n  Paz Akin\n  Tam Brogan\nend\n"
           "relation statement piece : (?<content>\"[^\"]+\") {PERSON:speaker} (?<cue>said)\n"
           "relation statement stretch : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n"
-          "relation statement his : (?<speaker>[Hh]is) (?<cue>claim) that (?<content>[^.]+)\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "relation statement his : (?<speaker>[Hh]is) (?<cue>claim) that (?<content>[^.]+)\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     /* the first piece is most of the stretch: only the piece */
@@ -928,27 +902,11 @@ static void test_extract_statement_stretches(void **state)
 static void test_extract_statement_stretch_inverted(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-stretch-inv-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("list PERSON\n  Tam Brogan\nend\n"
+    nerd_rules_t *r = load_text("list PERSON\n  Tam Brogan\nend\n"
           "relation statement piece : (?<content>\"[^\"]+\") (?<cue>said) {PERSON:speaker}\n"
           "relation statement piece2 : (?<content>\"[^\"]+\") {PERSON:speaker} (?<cue>said)\n"
           "relation statement stretch : (?<content>\"[^\"]+\" (?<cue>said) {PERSON:speaker}\\. \"[^\"]+\")\\K\\s\n"
-          "relation statement stretch2 : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "relation statement stretch2 : (?<content>\"[^\"]+\" {PERSON:speaker} (?<cue>said)\\. \"[^\"]+\")\\K\\s\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     /* cue before the name: only the stretch */
@@ -966,25 +924,9 @@ static void test_extract_statement_stretch_inverted(void **state)
 static void test_extract_statement_inside_quote(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-inquote-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("list PERSON\n  Tam Brogan\n  Jo Okafor\nend\n"
+    nerd_rules_t *r = load_text("list PERSON\n  Tam Brogan\n  Jo Okafor\nend\n"
           "relation statement quote +direct=true : (?<content>\"[^\"]+\") \\K{PERSON:speaker} (?<cue>said)\n"
-          "relation statement inner +direct=false : {PERSON:speaker} (?<cue>says) (?<content>[a-z ]+)\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "relation statement inner +direct=false : {PERSON:speaker} (?<cue>says) (?<content>[a-z ]+)\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     /* inside the quotation: only the quotation */
@@ -1324,22 +1266,8 @@ static void test_extract_result_stable_across_rules_unref(void **state)
 static void test_extract_link_family(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-family-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= met)\n"
-          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= spoke)\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+    nerd_rules_t *r = load_text("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= met)\n"
+          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= spoke)\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     assert_int_equal(extract(w, r, "Tam Okafor met us. Later the Okafors left.", NULL, &res), 0);
@@ -1362,23 +1290,9 @@ static void test_extract_link_family(void **state)
 static void test_extract_link_person_to_org(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nerd-test-person-org-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-names.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("entity ORG org.corp : \\b(?:\\p{Lu}\\p{Ll}+ )+(?:SA|Inc)\\b\n"
+    nerd_rules_t *r = load_text("entity ORG org.corp : \\b(?:\\p{Lu}\\p{Ll}+ )+(?:SA|Inc)\\b\n"
           "entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= met)\n"
-          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= said)\n",
-          f);
-    fclose(f);
-    char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
-    free(errors);
-    remove(path);
-    rmdir(dir);
-    assert_non_null(r);
+          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= said)\n");
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
     /* the short name of a company named anywhere in the text, before or after */
