@@ -83,17 +83,24 @@ static uint32_t relation_position(const doc_t *d, const span_t *s, const rule_t 
     return pos;
 }
 
-/* Index of the entity with exactly [s,e) in the final entities, or -1. */
-static int32_t entity_exact(const doc_t *d, uint32_t s, uint32_t e)
+/* In the final entities (sorted by start): the index of the first starting at or after pos. */
+static size_t final_first_from(const doc_t *d, uint32_t pos)
 {
     size_t lo = 0, hi = d->final_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (d->final[mid].start < s)
+        if (d->final[mid].start < pos)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* Index of the entity with exactly [s,e) in the final entities, or -1. */
+static int32_t entity_exact(const doc_t *d, uint32_t s, uint32_t e)
+{
+    size_t lo = final_first_from(d, s);
     for (; lo < d->final_count && d->final[lo].start == s; lo++)
         if (d->final[lo].end == e)
             return (int32_t)lo;
@@ -531,14 +538,7 @@ static const char *recent_org(const doc_t *d, uint32_t pos, const char *noun)
     if (d->rules->org_type < 0)
         return NULL;
     const char *org = d->rules->types[d->rules->org_type];
-    size_t lo = 0, hi = d->final_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (d->final[mid].start < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = final_first_from(d, pos);
     size_t stop = lo > ORG_LOOKBACK ? lo - ORG_LOOKBACK : 0;
     if (noun != NULL)
         for (size_t k = lo; k > stop; k--)
@@ -560,14 +560,7 @@ static const nerd_entity_t *document_author(const doc_t *d, uint32_t a, uint32_t
 {
     const char *org = d->rules->org_type >= 0 ? d->rules->types[d->rules->org_type] : NULL;
     const char *person = d->rules->person_type >= 0 ? d->rules->types[d->rules->person_type] : NULL;
-    size_t lo = 0, hi = d->final_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (d->final[mid].start < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = final_first_from(d, a);
     const nerd_entity_t *found = NULL;
     for (; lo < d->final_count && d->final[lo].start < b; lo++)
         if (d->final[lo].end <= b && (d->final[lo].type == org || d->final[lo].type == person))
