@@ -714,6 +714,44 @@ static int speaker_after_cue_inside(const nerd_relation_t *r)
 }
 
 /*
+ * Whether b is a statement of a's type whose content lies strictly inside a's, both with a
+ * content span and a speaker; *same_speaker says whether the two speakers are one.
+ */
+static int content_inside(const nerd_relation_t *a, const nerd_relation_t *b, int *same_speaker)
+{
+    const nerd_arg_t *ca = rel_arg(a, "content"), *cb = rel_arg(b, "content");
+    const char *sa = speaker_name(rel_arg(a, "speaker"));
+    const char *sb = speaker_name(rel_arg(b, "speaker"));
+    if (ca == NULL || cb == NULL || !ca->has_span || !cb->has_span || sa == NULL || sb == NULL ||
+        strcmp(a->type, b->type) != 0)
+        return 0;
+    *same_speaker = strcmp(sa, sb) == 0;
+    return cb->start >= ca->start && cb->end <= ca->end &&
+           cb->end - cb->start < ca->end - ca->start;
+}
+
+static uint32_t content_length(const nerd_relation_t *r)
+{
+    const nerd_arg_t *c = rel_arg(r, "content");
+    return c->end - c->start;
+}
+
+/* Marks for dropping the statements near out[i] (DEDUP_WINDOW) whose content lies inside
+ * out[i]'s and whose speaker is (same = 1) or is not (same = 0) out[i]'s. */
+static void drop_inside(const nerd_relation_t *out, size_t n, unsigned char *drop, size_t i,
+                        int same)
+{
+    size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
+    size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
+    for (size_t j = lo; j < hi; j++) {
+        int same_speaker;
+        if (j != i && !drop[j] && content_inside(&out[i], &out[j], &same_speaker) &&
+            same_speaker == same)
+            drop[j] = 1;
+    }
+}
+
+/*
  * Drops a statement that only stretches another one of the same speaker: its content contains
  * the other's, and the other's is at least half of it.  A quotation in two pieces around its
  * cue ("“A,” she said. “B.”") is reported both as the stretch (the way attribution corpora
@@ -730,66 +768,28 @@ static size_t drop_stretches(nerd_arena_t *arena, nerd_relation_t *out, size_t n
     if (drop == NULL)
         return n;   /* keeping a duplicate is harmless */
     memset(drop, 0, n);
+    /* a stretch whose piece of the same speaker is at least half of it */
     for (size_t i = 0; i < n; i++) {
-        const nerd_arg_t *ci = rel_arg(&out[i], "content");
-        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
-        if (ci == NULL || !ci->has_span || si == NULL)
-            continue;
         size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
         size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
         for (size_t j = lo; j < hi && !drop[i]; j++) {
-            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
-                continue;
-            const nerd_arg_t *cj = rel_arg(&out[j], "content");
-            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
-            if (cj == NULL || !cj->has_span || sj == NULL || strcmp(si, sj) != 0)
-                continue;
-            uint32_t li = ci->end - ci->start, lj = cj->end - cj->start;
-            if (cj->start >= ci->start && cj->end <= ci->end && lj < li && 2 * lj >= li)
+            int same;
+            if (j != i && !drop[j] && content_inside(&out[i], &out[j], &same) && same &&
+                2 * content_length(&out[j]) >= content_length(&out[i]))
                 drop[i] = 1;
         }
     }
     /* a stretch that names its speaker after the cue ("“A,” said Lee, a lawyer for the town.
      * “B.”") is kept instead of its pieces: news attribution gives such a stretch as one
      * statement, and a piece inside it is then a second report of the same words */
-    for (size_t i = 0; i < n; i++) {
-        if (drop[i] || !speaker_after_cue_inside(&out[i]))
-            continue;
-        const nerd_arg_t *ci = rel_arg(&out[i], "content");
-        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
-        size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
-        size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
-        for (size_t j = lo; j < hi; j++) {
-            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
-                continue;
-            const nerd_arg_t *cj = rel_arg(&out[j], "content");
-            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
-            if (cj != NULL && cj->has_span && sj != NULL && strcmp(si, sj) == 0 &&
-                cj->start >= ci->start && cj->end <= ci->end &&
-                cj->end - cj->start < ci->end - ci->start)
-                drop[j] = 1;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i] && speaker_after_cue_inside(&out[i]))
+            drop_inside(out, n, drop, i, 1);
     /* someone else's statement inside a quotation is part of the quoted words ("“They said
      * he was unfit,” Lee said"): the writer attributes only the quotation */
-    for (size_t i = 0; i < n; i++) {
-        const nerd_arg_t *ci = rel_arg(&out[i], "content");
-        const char *si = speaker_name(rel_arg(&out[i], "speaker"));
-        if (drop[i] || ci == NULL || !ci->has_span || si == NULL || !is_direct(&out[i]))
-            continue;
-        size_t lo = i > DEDUP_WINDOW ? i - DEDUP_WINDOW : 0;
-        size_t hi = i + DEDUP_WINDOW < n ? i + DEDUP_WINDOW : n;
-        for (size_t j = lo; j < hi; j++) {
-            if (j == i || drop[j] || strcmp(out[j].type, out[i].type) != 0)
-                continue;
-            const nerd_arg_t *cj = rel_arg(&out[j], "content");
-            const char *sj = speaker_name(rel_arg(&out[j], "speaker"));
-            if (cj != NULL && cj->has_span && sj != NULL && strcmp(si, sj) != 0 &&
-                cj->start >= ci->start && cj->end <= ci->end &&
-                cj->end - cj->start < ci->end - ci->start)
-                drop[j] = 1;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i] && is_direct(&out[i]))
+            drop_inside(out, n, drop, i, 0);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (!drop[i])
