@@ -10,11 +10,12 @@
  * unit ({TYPE} in a pattern matches exactly that), byte offsets never change and the shadow
  * stays valid UTF-8.  Everything per document lives in the worker's arena; pattern calls reuse
  * the worker's match data, run under match and depth limits, and the clock is checked between
- * calls against the document's time budget.  A pattern is skipped when the text lacks a literal
- * every match contains, and tried only at the bytes a match can start with (and after the bytes
- * its lookbehinds and \b allow) when PCRE2 cannot find those itself (prefilter.h).  Every match
- * attempt sees a bounded window of text (EXTRACT_WINDOW), so no pattern makes extraction cost
- * more than linear time in the length of the text.
+ * calls against the document's time budget.  A pattern is skipped in a document, or in a line,
+ * without one of the words every match contains (gate.h), and tried only at the bytes a match
+ * can start with (and after the bytes its lookbehinds and \b allow) when PCRE2 cannot find
+ * those itself (prefilter.h).  Every match attempt sees a bounded window of text
+ * (EXTRACT_WINDOW), so no pattern makes extraction cost more than linear time in the length of
+ * the text.
  *
  * A worker can also time every rule (nerd_worker_profile(), `nerd rules profile`): two clock
  * reads per rule and document, nothing when it is off.
@@ -209,21 +210,6 @@ static int map_pcre2_error(int rc)
     }
 }
 
-/* Whether hay[0..n) contains needle[0..m), m >= 1 (memmem is not in C11 or POSIX). */
-static int contains(const char *hay, size_t n, const char *needle, size_t m)
-{
-    const char *p = hay, *end = hay + n;
-    while ((size_t)(end - p) >= m) {
-        p = memchr(p, needle[0], (size_t)(end - p) - m + 1);
-        if (p == NULL)
-            return 0;
-        if (memcmp(p + 1, needle + 1, m - 1) == 0)
-            return 1;
-        p++;
-    }
-    return 0;
-}
-
 /* next_match() gives up with this when the document's time is spent (no PCRE2 code is). */
 #define TIMEOUT_RC (PCRE2_ERROR_MATCHLIMIT - 1000)
 
@@ -319,27 +305,6 @@ static int next_match(doc_t *d, const rule_t *rule, size_t pos, size_t limit)
     return rc;
 }
 
-static unsigned char ascii_lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
-}
-
-/* contains() for an ASCII needle in any ASCII case. */
-static int contains_caseless(const char *hay, size_t n, const char *needle, size_t m)
-{
-    unsigned char first = ascii_lower((unsigned char)needle[0]);
-    for (size_t i = 0; i + m <= n; i++) {
-        if (ascii_lower((unsigned char)hay[i]) != first)
-            continue;
-        size_t k = 1;
-        while (k < m && ascii_lower((unsigned char)hay[i + k]) == ascii_lower((unsigned char)needle[k]))
-            k++;
-        if (k == m)
-            return 1;
-    }
-    return 0;
-}
-
 /*
  * Every match of rule that starts at or after *pos and no later than limit, in order, each
  * handed to found; *pos ends past the last one.  0, or the first error.
@@ -400,10 +365,6 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
  * (single-line rules) or the whole text. */
 static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
 {
-    if (rule->required_len &&
-        !(rule->caseless ? contains_caseless(d->shadow, d->len, rule->required, rule->required_len)
-                         : contains(d->shadow, d->len, rule->required, rule->required_len)))
-        return 0; /* the text lacks something every match contains */
     const gate_doc_t *g = &d->gate;
     size_t pos = 0;
     if (rule->gate_bit < 0 || g->lines == NULL || (rule->gate_caseless && g->fold_hazard))

@@ -380,15 +380,12 @@ static unsigned bitmap_count(const uint8_t *bitmap)
 }
 
 /*
- * Notes a text that every match contains, so that documents without it skip the pattern.  And
- * when PCRE2 found no quick way to the start of a match but the pattern can only start with
+ * When PCRE2 found no quick way to the start of a match but the pattern can only start with
  * some bytes, or only after some bytes (a lookbehind, \b), keeps an anchored copy to try at
  * those places only (see extract_run_pattern()).
  */
 static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t opts)
 {
-    rule->required_len = (uint32_t)prefilter_required_literal(text, len, (opts & PCRE2_CASELESS) != 0,
-                                                              rule->required, sizeof(rule->required));
     uint32_t first_type = 0;
     const uint8_t *bitmap = NULL;
     pcre2_pattern_info(rule->code, PCRE2_INFO_FIRSTCODETYPE, &first_type);

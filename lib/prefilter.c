@@ -397,6 +397,14 @@ static int read_quantifier(reader_t *r)
     return zero;
 }
 
+/* Whether a quantifier at r->i lets the item before it repeat zero times; consumes it. */
+static int quantified(reader_t *r, int *zero)
+{
+    size_t before = r->i;
+    *zero = read_quantifier(r);
+    return r->i != before;
+}
+
 /* Reads a group after '('; returns 1 when it can match empty. */
 static int read_group(reader_t *r, uint8_t *bm)
 {
@@ -550,167 +558,6 @@ int prefilter_first_bytes(const char *pattern, size_t len, int caseless, uint8_t
     for (int b = 0; b < 256; b++)
         count += prefilter_has(bitmap, (unsigned char)b);
     return count > 0 && count < 200;
-}
-
-/* ---- required literals ---- */
-
-typedef struct literal {
-    char text[64];
-    size_t len;
-} literal_t;
-
-static void keep_longer(literal_t *best, const literal_t *cand)
-{
-    if (cand->len > best->len)
-        *best = *cand;
-}
-
-/* Whether a quantifier at r->i lets the item before it repeat zero times; consumes it. */
-static int quantified(reader_t *r, int *zero)
-{
-    size_t before = r->i;
-    *zero = read_quantifier(r);
-    return r->i != before;
-}
-
-static int read_required(reader_t *r, literal_t *best);
-
-/* Reads a group (after '(') for required literals; returns 1 when its literals count. */
-static int read_required_group(reader_t *r, literal_t *inner)
-{
-    if (peek(r, 0) != '?')
-        return read_required(r, inner);
-    int c = peek(r, 1);
-    if (c == ':' || c == '>' || c == '=') {
-        r->i += 2;
-        return read_required(r, inner);
-    }
-    if (c == '<' && peek(r, 2) == '=') {
-        r->i += 3;
-        return read_required(r, inner);
-    }
-    if (c == '<' || c == '\'' || (c == 'P' && peek(r, 2) == '<')) {
-        char close = c == '\'' ? '\'' : '>';
-        while (r->i < r->len && r->p[r->i] != close)
-            r->i++;
-        r->i++;
-        return read_required(r, inner);
-    }
-    /* negative lookarounds, comments, options, conditions: nothing required from inside; an
-     * option that turns case-insensitivity on anywhere makes every literal unreliable */
-    for (size_t k = r->i + 1; k < r->len && r->p[k] != ')' && r->p[k] != ':'; k++)
-        if (r->p[k] == 'i' && c != '#')
-            give_up_hard(r);
-    r->i++;
-    skip_group(r);
-    return 0;
-}
-
-/*
- * Reads a sequence up to its ')' (consumed) or the end, collecting in best the longest run of
- * literal characters every match must contain.  Returns 0 when the sequence has alternatives
- * (then nothing in it is required).
- */
-static int read_required(reader_t *r, literal_t *best)
-{
-    if (++r->depth > 200) {
-        give_up_hard(r);
-        return 0;
-    }
-    literal_t found = {{0}, 0}, run = {{0}, 0};
-    int single = 1;
-    while (r->i < r->len && !r->hard) {
-        unsigned char c = (unsigned char)r->p[r->i];
-        if (c == ')') {
-            r->i++;
-            break;
-        }
-        if (c == '|') {
-            single = 0;
-            r->i++;
-            keep_longer(&found, &run);
-            run.len = 0;
-            continue;
-        }
-        r->i++;
-        char lit[4];          /* the literal character of this item (UTF-8), if any */
-        size_t lit_len = 0;
-        if (c == '\\') {
-            int e = peek(r, 0);
-            if (e >= 0 && e < 0x80 &&
-                !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))) {
-                lit[lit_len++] = (char)e;
-                r->i++;
-            } else {
-                uint8_t scratch[32];
-                read_escape(r, scratch, 0);
-            }
-        } else if (c == '[') {
-            uint8_t scratch[32];
-            memset(scratch, 0, sizeof(scratch));
-            read_class(r, scratch);
-        } else if (c == '(') {
-            literal_t inner = {{0}, 0};
-            int counts = read_required_group(r, &inner);
-            int zero;
-            quantified(r, &zero);
-            if (counts && !zero)
-                keep_longer(&found, &inner);
-            keep_longer(&found, &run);
-            run.len = 0;
-            continue;
-        } else if (c >= 0xC0) {
-            lit[lit_len++] = (char)c;
-            while (r->i < r->len && lit_len < 4 && ((unsigned char)r->p[r->i] & 0xC0) == 0x80)
-                lit[lit_len++] = r->p[r->i++];
-        } else if (!(c == '^' || c == '$' || c == '.' || c == '*' || c == '+' || c == '?' ||
-                     c == '{' || c >= 0x80)) {
-            lit[lit_len++] = (char)c;
-        }
-        int zero, q = quantified(r, &zero);
-        if (lit_len == 0 || zero || run.len + lit_len > sizeof(run.text)) {
-            keep_longer(&found, &run);
-            run.len = 0;
-            continue;
-        }
-        memcpy(run.text + run.len, lit, lit_len);
-        run.len += lit_len;
-        if (q) { /* repeated: the run cannot go on past it */
-            keep_longer(&found, &run);
-            run.len = 0;
-        }
-    }
-    keep_longer(&found, &run);
-    r->depth--;
-    if (single)
-        keep_longer(best, &found);
-    return single;
-}
-
-size_t prefilter_required_literal(const char *pattern, size_t len, int caseless, char *out,
-                                  size_t cap)
-{
-    reader_t r = {.p = pattern, .len = len};
-    literal_t best = {{0}, 0};
-    int single = read_required(&r, &best);
-    if (r.hard || !single || r.i < r.len || best.len < 3)
-        return 0;
-    size_t n = best.len < cap ? best.len : cap;
-    while (n > 0 && n < best.len && ((unsigned char)best.text[n] & 0xC0) == 0x80)
-        n--; /* do not cut a character */
-    while (n > 0 && ((unsigned char)best.text[n - 1] & 0xC0) == 0xC0)
-        n--;
-    if (caseless) {
-        /* found case-insensitively by the caller: only where ASCII folding is the whole story
-         * (k and s have non-ASCII case variants: the Kelvin sign, the long s) */
-        for (size_t k = 0; k < n; k++) {
-            unsigned char c = (unsigned char)best.text[k];
-            if (c >= 0x80 || (c | 0x20) == 'k' || (c | 0x20) == 's')
-                return 0;
-        }
-    }
-    memcpy(out, best.text, n);
-    return n >= 3 ? n : 0;
 }
 
 /* ---- the bytes before a match ---- */
@@ -1462,6 +1309,14 @@ static void read_set_group(reader_t *r, lnode_t *out)
     if (c == '#' || c == '=' || c == '!' || (c == '<' && (peek(r, 2) == '=' || peek(r, 2) == '!'))) {
         r->i++;
         skip_group(r);
+        return;
+    }
+    if (c == '(') {
+        /* a condition: either branch may be taken, so nothing is known of what it matches,
+         * but the items around it still count */
+        r->i++;
+        skip_group(r);
+        lnode_unknown(out);
         return;
     }
     if (c == '<' || c == '\'' || (c == 'P' && peek(r, 2) == '<')) {

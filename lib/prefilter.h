@@ -21,15 +21,6 @@
  */
 int prefilter_first_bytes(const char *pattern, size_t len, int caseless, uint8_t bitmap[32]);
 
-/*
- * Writes to out (up to cap bytes) the longest run of literal characters that every match of a
- * pattern must contain (for a caseless pattern: in any ASCII case, and only plain ASCII runs) ("contributed" in "(?<span>@NAME)\s+contributed\b");
- * returns its length, 0 when there is none of at least 3 bytes.  A text without it cannot
- * match, so the extractor skips the pattern there.
- */
-size_t prefilter_required_literal(const char *pattern, size_t len, int caseless, char *out,
-                                  size_t cap);
-
 #define PREFILTER_PAIRS 16
 
 /* What may come right before a match: it may start at offset p when, for some k, the byte

@@ -46,8 +46,6 @@ typedef struct rule {
     uint8_t start_bytes[32];     /* bytes a match can start with (prefilter.h) */
     prefilter_prev_t prev;       /* what can come right before a match */
     prefilter_prev_t prev_word;  /* the same where the match starts with an ASCII word char */
-    char required[32];           /* text every match contains (prefilter.h), not terminated */
-    uint32_t required_len;       /* 0: none known */
     int gate_bit;                /* bit in the gate's masks (gate.h), -1: the rule has no words */
     int gate_caseless;           /* its words may match a Kelvin sign or long s (prefilter.h) */
     int single_line;             /* no match consumes a '\n' (prefilter_may_cross_lines) */

@@ -435,43 +435,57 @@ static void test_prefilter_first_bytes(void **state)
     assert_true(prefilter_has(bm, 'Q'));
 }
 
-static size_t required(const char *pattern, int caseless, char *out)
+static int by_string(const void *a, const void *b)
 {
-    size_t n = prefilter_required_literal(pattern, strlen(pattern), caseless, out, 32);
-    out[n] = '\0';
-    return n;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void test_prefilter_required_literal(void **state)
+/* The words one of which every match of pattern contains, sorted and joined by '|' into out
+ * ("" when none is known). */
+static const char *required(const char *pattern, char *out, size_t cap)
+{
+    prefilter_set_t *set = malloc(sizeof(*set));
+    assert_non_null(set);
+    out[0] = '\0';
+    if (prefilter_required_set(pattern, strlen(pattern), set)) {
+        char words[PREFILTER_SET_MAX][PREFILTER_SET_LEN + 1];
+        const char *sorted[PREFILTER_SET_MAX];
+        for (size_t k = 0; k < set->count; k++) {
+            memcpy(words[k], set->text[k], set->len[k]);
+            words[k][set->len[k]] = '\0';
+            sorted[k] = words[k];
+        }
+        qsort(sorted, set->count, sizeof(sorted[0]), by_string);
+        for (size_t k = 0; k < set->count; k++) {
+            if (k > 0)
+                strncat(out, "|", cap - strlen(out) - 1);
+            strncat(out, sorted[k], cap - strlen(out) - 1);
+        }
+    }
+    free(set);
+    return out;
+}
+
+static void test_prefilter_required_set(void **state)
 {
     (void)state;
-    char lit[33];
-    assert_int_equal(required("(?<span>\\p{Lu}\\w+)\\s+contributed\\s+to\\b", 0, lit), 11);
-    assert_string_equal(lit, "contributed");
-    assert_int_equal(required("abc?defg", 0, lit), 4);
-    assert_string_equal(lit, "defg");
-    assert_int_equal(required("x(?:foo)?barre", 0, lit), 5);
-    assert_string_equal(lit, "barre");
-    assert_int_equal(required("(?<cue>[Aa]ccording\\s+to)", 0, lit), 8);
-    assert_string_equal(lit, "ccording");
-    assert_int_equal(required("(?=.*needle)\\w+", 0, lit), 6);
-    assert_string_equal(lit, "needle");
-    assert_int_equal(required("\\.com\\b", 0, lit), 4);
-    assert_string_equal(lit, ".com");
-    assert_int_equal(required("\xE2\x80\x9Cquoted", 0, lit), 9);
-    /* nothing every match must contain */
-    assert_int_equal(required("(?:said|told)", 0, lit), 0);
-    assert_int_equal(required("said|told", 0, lit), 0);
-    assert_int_equal(required("(?!never)\\w+", 0, lit), 0);
-    /* a caseless pattern: plain ASCII letters only, and no k or s (Kelvin sign, long s) */
-    assert_int_equal(required("contributed", 1, lit), 11);
-    assert_int_equal(required("\\s+ago\\b", 1, lit), 3);
-    assert_int_equal(required("said\\b", 1, lit), 0);
-    assert_int_equal(required("\\bweek\\b", 1, lit), 0);
-    assert_int_equal(required("(?i)contributed", 0, lit), 0);
-    assert_int_equal(required("x(?i:abc)defg", 0, lit), 0);
-    assert_int_equal(required("ab", 0, lit), 0);
-    assert_int_equal(required("a\\x{03}\\x{1f}*+b", 0, lit), 0);
+    char w[512];
+    assert_string_equal(required("(?<span>\\p{Lu}\\w+)\\s+contributed\\s+to\\b", w, sizeof(w)),
+                        "contributed");
+    assert_string_equal(required("\\p{Lu}\\w+\\s+(?:said|told)\\b", w, sizeof(w)), "said|told");
+    /* a word list after alttrie.c made it a trie, and letters in lower case */
+    assert_string_equal(required("(?:S(?:aid|ays)|told)", w, sizeof(w)), "said|says|told");
+    assert_string_equal(required("x(?:foo)?barre", w, sizeof(w)), "xbarre|xfoobarre");
+    assert_string_equal(required("\xE2\x80\x9Cquoted", w, sizeof(w)), "\xE2\x80\x9Cquoted");
+    /* a condition is either branch: the words around it still count */
+    assert_string_equal(required("\\A(?(?=)|)(?:\\w+\\s)??said\\b", w, sizeof(w)), "said");
+    /* nothing every match must consume: lookarounds do not count, a branch without words
+     * spoils the set, and words shorter than three bytes are no use */
+    assert_string_equal(required("(?=.*needle)\\w+", w, sizeof(w)), "");
+    assert_string_equal(required("(?!never)\\w+", w, sizeof(w)), "");
+    assert_string_equal(required("said|\\w+", w, sizeof(w)), "");
+    assert_string_equal(required("ab", w, sizeof(w)), "");
+    assert_string_equal(required("a\\x{03}\\x{1f}*+b", w, sizeof(w)), "");
 }
 
 /* Where a match may start, by the bytes before it. */
@@ -1324,7 +1338,7 @@ int main(void)
         cmocka_unit_test(test_gazetteer_modes),
         cmocka_unit_test(test_gazetteer_nested_phrases),
         cmocka_unit_test(test_prefilter_first_bytes),
-        cmocka_unit_test(test_prefilter_required_literal),
+        cmocka_unit_test(test_prefilter_required_set),
         cmocka_unit_test(test_prefilter_prev_bytes),
         cmocka_unit_test(test_alttrie_same_matches),
         cmocka_unit_test(test_extract_basic_and_aliases),
