@@ -397,6 +397,19 @@ static int read_quantifier(reader_t *r)
     return zero;
 }
 
+/* After a branch of a group: 1 when a '|' starts another (consumed); else 0, with the group's
+ * ')' consumed if there is one. */
+static int next_branch(reader_t *r)
+{
+    if (r->i < r->len && r->p[r->i] == '|') {
+        r->i++;
+        return 1;
+    }
+    if (r->i < r->len && r->p[r->i] == ')')
+        r->i++;
+    return 0;
+}
+
 /* Whether a quantifier at r->i lets the item before it repeat zero times; consumes it. */
 static int quantified(reader_t *r, int *zero)
 {
@@ -1051,13 +1064,8 @@ static int lead_alternatives(reader_t *r, lead_t *out, int word_b, int *pure)
         lead_union(out, &seq);
         *pure &= seq_pure;
         empty |= seq_pure;
-        if (r->i < r->len && r->p[r->i] == '|') {
-            r->i++;
-            continue;
-        }
-        if (r->i < r->len && r->p[r->i] == ')')
-            r->i++;
-        break;
+        if (!next_branch(r))
+            break;
     }
     r->caseless = saved_case;
     r->depth--;
@@ -1533,13 +1541,8 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
             else
                 lset_unite(&out->req, &branch->req);
         }
-        if (r->i < r->len && r->p[r->i] == '|') {
-            r->i++;
-            continue;
-        }
-        if (r->i < r->len && r->p[r->i] == ')')
-            r->i++;
-        break;
+        if (!next_branch(r))
+            break;
     }
     if (out->req.n > 0 && lset_min_len(&out->req) < 3)
         lset_none(&out->req);
