@@ -22,17 +22,7 @@
 #include "nerd.h"
 #include "prefilter.h"
 #include "token.h"
-
-/* The fixtures folder, found next to this source file whatever the working directory. */
-static const char *fixture(const char *name)
-{
-    static char path[1024];
-    const char *file = __FILE__;
-    const char *slash = strrchr(file, '/');
-    int dir = slash ? (int)(slash - file) : 1;
-    snprintf(path, sizeof(path), "%.*s/fixtures/%s", dir, slash ? file : ".", name);
-    return path;
-}
+#include "testlib.h"
 
 static nerd_rules_t *load_fixture(const char *name)
 {
@@ -48,39 +38,19 @@ static nerd_rules_t *load_fixture(const char *name)
 /* Loads a rule set of one file holding text (written to a temporary folder, removed again). */
 static nerd_rules_t *load_text(const char *text)
 {
-    char dir[] = "/tmp/nerd-test-rules-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[sizeof(dir) + 32];
-    snprintf(path, sizeof(path), "%s/10-all.rules", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
     char *errors = NULL;
-    nerd_rules_t *r = nerd_rules_load(dir, &errors);
+    nerd_rules_t *r = load_rules_text(text, &errors);
     if (r == NULL)
-        fprintf(stderr, "loading %s failed:\n%s", dir, errors ? errors : "(no text)\n");
+        fprintf(stderr, "loading the rule set failed:\n%s", errors ? errors : "(no text)\n");
     free(errors);
-    remove(path);
-    rmdir(dir);
     assert_non_null(r);
     return r;
 }
-
 static double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* The entity of type with exactly text, or NULL. */
-static const nerd_entity_t *find_entity(const nerd_result_t *res, const char *type, const char *text)
-{
-    for (size_t k = 0; k < res->entity_count; k++)
-        if (strcmp(res->entities[k].type, type) == 0 && strcmp(res->entities[k].text, text) == 0)
-            return &res->entities[k];
-    return NULL;
 }
 
 static const nerd_entity_t *entity_with_text(const nerd_result_t *res, const char *text)

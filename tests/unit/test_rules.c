@@ -16,67 +16,13 @@
 #include <unistd.h>
 
 #include "nerd.h"
-
-static const char *fixture(const char *name)
-{
-    static char path[1024];
-    const char *file = __FILE__;
-    const char *slash = strrchr(file, '/');
-    int dir = slash ? (int)(slash - file) : 1;
-    snprintf(path, sizeof(path), "%.*s/fixtures/%s", dir, slash ? file : ".", name);
-    return path;
-}
-
-/* ---- a scratch rule set folder ---- */
-
-typedef struct scratch {
-    char dir[256];
-    char files[8][300];
-    int nfiles;
-} scratch_t;
-
-static void scratch_init(scratch_t *s)
-{
-    memset(s, 0, sizeof(*s));
-    strcpy(s->dir, "/tmp/nerd-test-rules-XXXXXX");
-    assert_non_null(mkdtemp(s->dir));
-}
-
-static void scratch_write(scratch_t *s, const char *name, const char *content)
-{
-    assert_true(s->nfiles < 8);
-    char path[300];
-    snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-    memcpy(s->files[s->nfiles++], path, sizeof(path));
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
-}
-
-static void scratch_remove(scratch_t *s)
-{
-    for (int i = 0; i < s->nfiles; i++)
-        unlink(s->files[i]);
-    rmdir(s->dir);
-}
-
-/* Loads a one-file set with content; returns the rules (or NULL) and the error text. */
-static nerd_rules_t *load_text(const char *content, char **errors)
-{
-    scratch_t s;
-    scratch_init(&s);
-    scratch_write(&s, "a.rules", content);
-    nerd_rules_t *r = nerd_rules_load(s.dir, errors);
-    scratch_remove(&s);
-    return r;
-}
+#include "testlib.h"
 
 /* Asserts that content fails to load with an error at "a.rules:line:col: " mentioning what. */
 static void expect_error(const char *content, int line, int col, const char *what)
 {
     char *errors = NULL;
-    nerd_rules_t *r = load_text(content, &errors);
+    nerd_rules_t *r = load_rules_text(content, &errors);
     assert_null(r);
     assert_non_null(errors);
     char where[64];
@@ -86,14 +32,6 @@ static void expect_error(const char *content, int line, int col, const char *wha
     assert_non_null(strstr(errors, where));
     assert_non_null(strstr(errors, what));
     free(errors);
-}
-
-static const nerd_entity_t *find_entity(const nerd_result_t *res, const char *type, const char *text)
-{
-    for (size_t k = 0; k < res->entity_count; k++)
-        if (strcmp(res->entities[k].type, type) == 0 && strcmp(res->entities[k].text, text) == 0)
-            return &res->entities[k];
-    return NULL;
 }
 
 /* ---- loading ---- */
@@ -162,11 +100,11 @@ static void test_rules_version_changes_with_content(void **state)
 {
     (void)state;
     char v1[128], v2[128];
-    nerd_rules_t *r = load_text("entity X x : abc\n", NULL);
+    nerd_rules_t *r = load_rules_text("entity X x : abc\n", NULL);
     assert_non_null(r);
     snprintf(v1, sizeof(v1), "%s", nerd_rules_version(r));
     nerd_rules_unref(&r);
-    r = load_text("entity X x : abd\n", NULL);
+    r = load_rules_text("entity X x : abd\n", NULL);
     assert_non_null(r);
     snprintf(v2, sizeof(v2), "%s", nerd_rules_version(r));
     nerd_rules_unref(&r);
@@ -227,7 +165,7 @@ static void test_rules_all_errors_collected(void **state)
 {
     (void)state;
     char *errors = NULL;
-    nerd_rules_t *r = load_text("bogus one\nentity X x : (\nbogus two\nentity Y y : {Z}\n", &errors);
+    nerd_rules_t *r = load_rules_text("bogus one\nentity X x : (\nbogus two\nentity Y y : {Z}\n", &errors);
     assert_null(r);
     assert_non_null(errors);
     int lines = 0;
@@ -279,7 +217,7 @@ static void test_rules_macro_expansion(void **state)
         "test: \"ask Ada Lovelace at ada@calc.com\" => PERSON \"Ada Lovelace\", MAIL \"ada@calc.com\"\n"
         "test: \"a @home 1234\" => MAIL \"@home\" NUM \"123\"\n";
     char *errors = NULL;
-    nerd_rules_t *r = load_text(set, &errors);
+    nerd_rules_t *r = load_rules_text(set, &errors);
     if (errors)
         fprintf(stderr, "%s", errors);
     assert_non_null(r);
@@ -304,7 +242,7 @@ static void test_rules_type_references(void **state)
         "test: \"Paris and Seine\" => PAIR \"Paris and Seine\", !CITY \"Paris\"\n"
         "test: \"Lyon, Seine, Paris\" => LIST \"Lyon, Seine, Paris\"\n";
     char *errors = NULL;
-    nerd_rules_t *r = load_text(set, &errors);
+    nerd_rules_t *r = load_rules_text(set, &errors);
     if (errors)
         fprintf(stderr, "%s", errors);
     assert_non_null(r);
@@ -340,7 +278,7 @@ static void test_rules_line_continuation_and_options(void **state)
         "test: \"HELLO World\" => GREETING \"HELLO World\"\n"
         "test: \"we met ACME\" => ORG \"ACME\"\n";
     char *errors = NULL;
-    nerd_rules_t *r = load_text(set, &errors);
+    nerd_rules_t *r = load_rules_text(set, &errors);
     if (errors)
         fprintf(stderr, "%s", errors);
     assert_non_null(r);
@@ -434,7 +372,7 @@ static void test_rules_entities_are_not_blanks(void **state)
     n += (size_t)snprintf(set + n, sizeof(set) - n,
                           "phase gaps\nentity GAP gap : foo\\s+bar\n"
                           "entity NEXT next : foo\\s+{ANY}\n");
-    nerd_rules_t *r = load_text(set, NULL);
+    nerd_rules_t *r = load_rules_text(set, NULL);
     assert_non_null(r);
     nerd_worker_t *w = nerd_worker_new();
     const nerd_result_t *res;
@@ -460,7 +398,7 @@ static void spans_of(const char *prefix, const char *pattern, const char *text, 
     char set[1024];
     snprintf(set, sizeof(set), "entity X x : %s%s\n", prefix, pattern);
     char *errors = NULL;
-    nerd_rules_t *r = load_text(set, &errors);
+    nerd_rules_t *r = load_rules_text(set, &errors);
     free(errors);
     if (r == NULL) {
         snprintf(out, cap, "no set");
@@ -605,7 +543,7 @@ static void test_rules_prefilter_changes_nothing(void **state)
 static void test_rules_profile_costs(void **state)
 {
     (void)state;
-    nerd_rules_t *r = load_text("entity PERSON cheap : \\bTam\\b\n"
+    nerd_rules_t *r = load_rules_text("entity PERSON cheap : \\bTam\\b\n"
                                 "entity DATE idle : \\bNeverSeenWord\\b\n"
                                 "entity ORG busy : \\p{Lu}\\w+(?=\\s+said)\n", NULL);
     assert_non_null(r);
@@ -716,7 +654,7 @@ static void test_rules_runner_relations(void **state)
         "test: \"Ada Lovelace said yes. She said no.\" => statement speaker=\"She\" content=\"no\"\n"
         "test: \"Ada Lovelace said yes. She said no.\" => statement speaker=\"Ada Lovelace\" content=\"no\"\n"
         "test: \"Ada Lovelace said yes.\" => statement speaker=\"Ada Lovelace\" content=\"maybe\"\n";
-    nerd_rules_t *r = load_text(set, NULL);
+    nerd_rules_t *r = load_rules_text(set, NULL);
     assert_non_null(r);
     nerd_worker_t *w = nerd_worker_new();
     report_log_t log;
