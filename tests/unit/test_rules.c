@@ -605,18 +605,28 @@ static void record(void *ctx, const char *where, int passed, const char *detail)
         log->failed++;
 }
 
+/* Runs the inline tests of r on a fresh worker, each outcome recorded in log; their result. */
+static int run_logged(const nerd_rules_t *r, report_log_t *log)
+{
+    nerd_worker_t *w = nerd_worker_new();
+    assert_non_null(w);
+    memset(log, 0, sizeof(*log));
+    int rc = nerd_rules_run_tests(r, w, record, log);
+    nerd_worker_destroy(&w);
+    return rc;
+}
+
 static void test_rules_runner_pass(void **state)
 {
     (void)state;
     nerd_rules_t *r = nerd_rules_load(fixture("basic"), NULL);
     assert_non_null(r);
-    nerd_worker_t *w = nerd_worker_new();
     report_log_t log;
-    memset(&log, 0, sizeof(log));
-    assert_int_equal(nerd_rules_run_tests(r, w, record, &log), 0);
+    assert_int_equal(run_logged(r, &log), 0);
     assert_int_equal(log.calls, 4);
     assert_int_equal(log.passed, 4);
     assert_non_null(strstr(log.where[0], "basic/10-roles.rules:13"));
+    nerd_worker_t *w = nerd_worker_new();
     assert_int_equal(nerd_rules_run_tests(NULL, w, NULL, NULL), NERD_EINVAL);
     assert_int_equal(nerd_rules_run_tests(r, NULL, NULL, NULL), NERD_EINVAL);
     nerd_worker_destroy(&w);
@@ -628,10 +638,8 @@ static void test_rules_runner_fail(void **state)
     (void)state;
     nerd_rules_t *r = nerd_rules_load(fixture("failing"), NULL);
     assert_non_null(r);
-    nerd_worker_t *w = nerd_worker_new();
     report_log_t log;
-    memset(&log, 0, sizeof(log));
-    assert_int_equal(nerd_rules_run_tests(r, w, record, &log), 2);
+    assert_int_equal(run_logged(r, &log), 2);
     assert_int_equal(log.calls, 3);
     assert_int_equal(log.passed, 1);
     assert_non_null(strstr(log.where[1], "failing/main.rules:6"));
@@ -640,6 +648,7 @@ static void test_rules_runner_fail(void **state)
     assert_non_null(strstr(log.where[2], "failing/main.rules:7"));
     assert_non_null(strstr(log.detail[2], "did not expect LOC \"Springfield\""));
     /* without a report function the count is the same */
+    nerd_worker_t *w = nerd_worker_new();
     assert_int_equal(nerd_rules_run_tests(r, w, NULL, NULL), 2);
     nerd_worker_destroy(&w);
     nerd_rules_unref(&r);
@@ -656,14 +665,11 @@ static void test_rules_runner_relations(void **state)
         "test: \"Ada Lovelace said yes.\" => statement speaker=\"Ada Lovelace\" content=\"maybe\"\n";
     nerd_rules_t *r = load_rules_text(set, NULL);
     assert_non_null(r);
-    nerd_worker_t *w = nerd_worker_new();
     report_log_t log;
-    memset(&log, 0, sizeof(log));
-    assert_int_equal(nerd_rules_run_tests(r, w, record, &log), 1);
+    assert_int_equal(run_logged(r, &log), 1);
     assert_int_equal(log.passed, 2);
     assert_non_null(strstr(log.detail[2], "expected statement speaker=\"Ada Lovelace\" content=\"maybe\""));
     assert_non_null(strstr(log.detail[2], "content=\"yes\""));
-    nerd_worker_destroy(&w);
     nerd_rules_unref(&r);
 }
 
