@@ -8,7 +8,10 @@ process) talk to a real daemon over real ZeroMQ sockets with real protobuf messa
     fast as the daemon takes them;
   - latency from push to received result (p50/p99/max) for ~5 KB documents sent at half of the
     sustained one-thread rate;
-  - the daemon's resident memory idle (after start) and its peak (VmHWM) under load.
+  - the daemon's resident memory idle (after start) and its peak (VmHWM) under load;
+  - reload under load: three SIGHUPs while those ~5 KB documents keep coming, and the longest
+    pause between two published results (the target is under 200 ms), against the longest in
+    the latency run without reloads.
 
 Prints one JSON object per figure on stdout; bench/run.sh turns them into the table.
 """
@@ -16,10 +19,12 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import zmq
@@ -50,9 +55,11 @@ def rss_kib(pid, field):
 
 class Daemon:
     def __init__(self, nerd, threads, rules):
-        self.pin, self.pout = free_port(), free_port()
+        self.nerd = nerd
+        self.pin, self.pout, self.pcontrol = free_port(), free_port(), free_port()
         cmd = [nerd, "serve", "--quiet", "--threads", str(threads),
-               "--in", "@tcp://127.0.0.1:%d" % self.pin, "--out", "@tcp://127.0.0.1:%d" % self.pout]
+               "--in", "@tcp://127.0.0.1:%d" % self.pin, "--out", "@tcp://127.0.0.1:%d" % self.pout,
+               "--control", "@tcp://127.0.0.1:%d" % self.pcontrol]
         if rules:
             cmd += ["--rules", rules]
         if os.geteuid() == 0:
@@ -69,6 +76,13 @@ class Daemon:
             except OSError:
                 time.sleep(0.05)
         time.sleep(0.2)
+
+    def stats(self):
+        """The daemon's counters (`nerd stats --json`)."""
+        out = subprocess.run([self.nerd, "stats", "--json", "--control",
+                              "tcp://127.0.0.1:%d" % self.pcontrol],
+                             capture_output=True, text=True, timeout=30)
+        return json.loads(out.stdout) if out.returncode == 0 else {}
 
     def stop(self):
         self.proc.terminate()
@@ -102,6 +116,12 @@ def subscriber(endpoint, expected, ready, result_q):
     result_q.put((got, first, recv_times[-1] if recv_times else None, recv_times))
     sub.close(0)
     ctx.term()
+
+
+def max_gap_ms(times):
+    """The longest time between two consecutive receive times, in milliseconds."""
+    times = sorted(times)
+    return max(b - a for a, b in zip(times, times[1:])) * 1000
 
 
 def run_load(pb, daemon, docs, pace_s=0.0):
@@ -190,6 +210,28 @@ def main():
         emit(figure="daemon_latency_5kb", docs=len(lat), rate_docs_per_s=round(rate5k / 2, 1),
              p50_ms=round(lat[len(lat) // 2], 3), p99_ms=round(lat[int(len(lat) * 0.99) - 1], 3),
              max_ms=round(lat[-1], 3))
+
+    # Reload under load: the same documents at the same pace, three SIGHUPs a second and a half
+    # apart; every document must still come back, and publishing must not stop for long.
+    reload_docs = ldocs[:min(len(ldocs), int(rate5k / 2 * 6))]
+    daemon = Daemon(args.nerd, 1, args.rules)
+    run_load(pb, daemon, ldocs[:100])
+    timers = [threading.Timer(at, daemon.proc.send_signal, args=(signal.SIGHUP,))
+              for at in (1.5, 3.0, 4.5)]
+    for t in timers:
+        t.start()
+    _, got, _, rrecvs = run_load(pb, daemon, reload_docs, pace_s=1.0 / (rate5k / 2))
+    for t in timers:
+        t.join()
+    time.sleep(0.5)  # let the last reload finish before asking
+    stats = daemon.stats()
+    daemon.stop()
+    if len(rrecvs) > 1 and len(recvs) > 1:
+        emit(figure="daemon_reload", reloads=stats.get("reloads"),
+             reload_failures=stats.get("reload_failures"),
+             last_load_ms=stats.get("rule_set_load_ms"), docs=len(reload_docs), got=got,
+             max_gap_ms=round(max_gap_ms(rrecvs), 1),
+             max_gap_without_reload_ms=round(max_gap_ms(recvs), 1))
 
 
 if __name__ == "__main__":
