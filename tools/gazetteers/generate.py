@@ -656,7 +656,9 @@ console.log(JSON.stringify(c.filter(x => x.population >= 100000 || x.featureCode
              # local names and abbreviations English news also prints
              "Los Angeles": ["L.A."], "Genoa": ["Genova"], "Milan": ["Milano"], "Turin": ["Torino"],
              "Naples": ["Napoli"], "St. Louis": ["St Louis", "Saint Louis"], "Panamá": ["Panama City"],
-             "Venice": ["Venezia"]}
+             "Venice": ["Venezia"],
+             # spellings wire services use for cities GeoNames spells otherwise
+             "Erbil": ["Arbil", "Irbil"], "Groznyy": ["Grozny"]}
     entries = []
     for name, cc, pop, code in rows:
         if name in CITY_BLOCK or fold(name) in CITY_BLOCK or name in COMMON_WORDS:
@@ -688,7 +690,7 @@ console.log(JSON.stringify(c.map(x => [x.name.common, ((x.demonyms||{}).eng||{})
             continue
         entries.append((m, [f] if f and f != m else []))
     # Not "Christian": also a given name ("Christian Blanc"), so a GIVENWORD (person-given-words.gaz).
-    for extra in ("Philippine", "Arab", "Asian", "European", "African", "Latino", "Hispanic", "Western", "Soviet",
+    for extra in ("Philippine", "Korean", "Arab", "Asian", "European", "African", "Latino", "Hispanic", "Western", "Soviet",
                   "Kurdish", "Kurd", "Palestinian", "Tibetan", "Uyghur", "Uighur", "Taiwanese",
                   "Hongkonger", "Jewish", "Muslim", "Catholic", "Sunni", "Shia", "Shiite",
                   "English", "Scottish", "Welsh", "Irish", "British", "Cantonese", "Mandarin",
