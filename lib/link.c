@@ -3,7 +3,8 @@
  *
  * One walk over the tokens and the entities together, in text order:
  *   - a PERSON of two or more words registers its first and last word ("Lai" of
- *     "Lai Chun-chang"); a later one-word PERSON with that text, or a bare capitalised word
+ *     "Lai Chun-chang"), the first person of a word keeping it (the one the story is about); a
+ *     later one-word PERSON with that text, or a bare capitalised word
  *     outside any entity, gets (or becomes a PERSON with) the full name; words of entities of
  *     internal types (a surname from a list, ...) count as bare, and the mention replaces them;
  *     a PERSON whose canonical name is a part of its text ("Mr. Lai" -> "Lai") counts by that
@@ -11,10 +12,15 @@
  *     ("De Vos"), or the rest of the full name after it, places included ("Kevin Taipei");
  *     "the" and the plural of a one-word PERSON or of the last word of a full name ("the
  *     Clintons") is a PERSON too, the family;
+ *   - two capitalised words that no entity rule took but that introduce someone ("Will Young, a
+ *     mechanic"; or a given name of the lists and a word) name the person a later one-word
+ *     PERSON "Young" that nothing else backs stands for;
  *   - words of lines in capitals ("RUGBY - GREEN TO LEAD SIDE") link to every full name of the
  *     text, even one named after them (headlines come before their story);
  *   - an ORG followed by a bracketed all-capitals word ("Chinese Communist Party's (CCP)")
- *     registers that acronym; it and every later use become the ORG's canonical name;
+ *     registers that acronym; it and every later use become the ORG's canonical name; so do
+ *     the initials of an ORG of three or more words anywhere in the text ("CRA" of "Canada
+ *     Revenue Agency"), for ORGs and bare words in capitals that stand on their own;
  *   - a PERSON that no full name, title or linking backs and whose text is an ORG of the text,
  *     or the short name of a company of the text ("Ruch" of "Ruch SA"), becomes that ORG;
  *   - otherwise the canonical name stays unset, meaning the text with blanks made single
@@ -47,6 +53,9 @@ typedef struct linker {
     name_map_t caps;             /* words of every full name in the text, in capitals */
     name_map_t family;           /* one-word PERSON names and last words of full names */
     name_map_t orgs;             /* texts of the ORGs of the text, and their short forms */
+    name_map_t initials;         /* "CRA" -> "Canada Revenue Agency", from the ORGs of the text */
+    name_map_t intro;            /* last word -> "Will Young", names no entity rule found */
+    int given_types[2];          /* the helper types of given names (FIRSTNAME, GIVENWORD) */
     span_vec_t *found;           /* entities the linker adds */
 } linker_t;
 
@@ -113,6 +122,13 @@ static void map_put(name_map_t *m, const char *key, size_t len, const char *cano
 static int is_blank_byte(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Sets key -> canonical unless the key is already there: the first person of a name keeps it. */
+static void map_add(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen)
+{
+    if (map_get(m, key, len) == NULL)
+        map_put(m, key, len, canon, clen);
 }
 
 /* Whether a word of a full name may stand for the person on its own: not a title, not an
@@ -250,13 +266,17 @@ static int is_corp_word(const char *w, size_t n)
  * names it in full once, then by its short name, which the rules for lone surnames and speakers
  * take for a person ("Ruch said ...").
  */
-static void register_orgs(linker_t *lk, const span_vec_t *ents)
+static int register_initials(linker_t *lk, const span_t *e);
+
+static int register_orgs(linker_t *lk, const span_vec_t *ents)
 {
     const doc_t *d = lk->d;
     for (size_t k = 0; k < ents->count; k++) {
         const span_t *e = &ents->items[k];
         if (e->removed || e->type != d->rules->org_type)
             continue;
+        if (register_initials(lk, e) != 0)
+            return NERD_ENOMEM;
         const char *t = d->text + e->start, *canon;
         size_t n = e->end - e->start, clen, b, a = 0;
         entity_canonical(d, e, &canon, &clen);
@@ -275,6 +295,61 @@ static void register_orgs(linker_t *lk, const span_vec_t *ents)
         if (a < m && name_word_usable(t, a))
             map_put(&lk->orgs, t, a, canon, clen);
     }
+    return 0;
+}
+
+/* Small words that an organisation's initials leave out: "Royal Bank of Canada" -> "RBC". */
+static int initials_skip(const char *w, size_t n)
+{
+    static const char *const small[] = {"of", "and", "the", "The", "for", "on", "in", "de", "du", "des",
+                                        "la", "le", "&"};
+    for (size_t k = 0; k < sizeof(small) / sizeof(small[0]); k++)
+        if (strlen(small[k]) == n && memcmp(small[k], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Registers the initials of an organisation's name as an acronym of it: "Canada Revenue Agency"
+ * -> "CRA", "Immigration, Refugees and Citizenship Canada" -> "IRCC".  Only names of three or
+ * more capitalised words (two-letter initials are too often something else: "US", "AP"), every
+ * word but the small ones capitalised and ASCII-initialled.  The first organisation of an
+ * acronym keeps it.
+ */
+static int register_initials(linker_t *lk, const span_t *e)
+{
+    const char *t = lk->d->text + e->start;
+    size_t n = e->end - e->start, count = 0;
+    char buf[16];
+    for (size_t i = 0; i < n;) {
+        while (i < n && (is_blank_byte((unsigned char)t[i]) || t[i] == ','))
+            i++;
+        size_t j = i;
+        while (j < n && !is_blank_byte((unsigned char)t[j]) && t[j] != ',')
+            j++;
+        if (j == i)
+            break;
+        if (!initials_skip(t + i, j - i)) {
+            if (!(t[i] >= 'A' && t[i] <= 'Z') || count == sizeof(buf))
+                return 0;
+            for (size_t k = i; k < j; k++)   /* a word in capitals is an acronym itself */
+                if (t[k] >= 'A' && t[k] <= 'Z' && k > i)
+                    return 0;
+            buf[count++] = t[i];
+        }
+        i = j;
+    }
+    if (count < 3)
+        return 0;
+    char *key = nerd_arena_alloc(lk->d->worker->arena, count);
+    if (key == NULL)
+        return NERD_ENOMEM;
+    memcpy(key, buf, count);
+    const char *canon;
+    size_t clen;
+    entity_canonical(lk->d, e, &canon, &clen);
+    map_add(&lk->initials, key, count, canon, clen);
+    return 0;
 }
 
 /* A PERSON that no list or full name backs and whose text names an ORG of the text becomes
@@ -310,6 +385,8 @@ static void link_person(linker_t *lk, span_t *e)
         a++;
     if (a == n) {
         const name_entry_t *hit = e->canonical && !part ? NULL : map_get(&lk->people, t, n);
+        if (hit == NULL && e->canonical == NULL)
+            hit = map_get(&lk->intro, t, n);
         if (hit) {
             e->canonical = hit->canonical;
             e->canonical_len = hit->canonical_len;
@@ -329,9 +406,9 @@ static void link_person(linker_t *lk, span_t *e)
     size_t clen;
     entity_canonical(lk->d, e, &canon, &clen);
     if (name_word_usable(t, a))
-        map_put(&lk->people, t, a, canon, clen);
+        map_add(&lk->people, t, a, canon, clen);
     if (name_word_usable(t + b, n - b)) {
-        map_put(&lk->people, t + b, n - b, canon, clen);
+        map_add(&lk->people, t + b, n - b, canon, clen);
         map_put(&lk->family, t + b, n - b, canon, clen);
     }
 }
@@ -408,6 +485,8 @@ static void link_entity(linker_t *lk, span_t *e)
     } else if (e->type == rules->org_type) {
         if (e->canonical == NULL) {
             const name_entry_t *hit = map_get(&lk->acronyms, lk->d->text + e->start, e->end - e->start);
+            if (hit == NULL)
+                hit = map_get(&lk->initials, lk->d->text + e->start, e->end - e->start);
             if (hit) {
                 e->canonical = hit->canonical;
                 e->canonical_len = hit->canonical_len;
@@ -548,6 +627,19 @@ static size_t link_family(linker_t *lk, size_t i, uint32_t limit)
     return push_mention(lk, i, i, &self, 0);
 }
 
+static int caps_line(const doc_t *d, size_t i, size_t j);
+
+/* Whether the word in capitals at token i may be the initials of an organisation on its own:
+ * not the start of a longer name ("IAAF Grand Prix") nor a word of a line in capitals. */
+static int initials_fit(const doc_t *d, size_t i)
+{
+    const token_t *tk = d->tokens;
+    if (i + 1 < d->token_count && (tk[i + 1].flags & TOK_WORD) && (tk[i + 1].flags & TOK_CAP) &&
+        !(tk[i + 1].flags & TOK_NEWLINE_BEFORE))
+        return 0;
+    return !caps_line(d, i, i);
+}
+
 /*
  * A bare word at token i, outside every entity and ending before limit: is it a known
  * acronym or a word of a known person?  Returns the last token of the mention, or SIZE_MAX.
@@ -575,6 +667,8 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit, uint32_t floor)
         const char *w = d->text + tk[i].start;
         size_t n = tk[j].end - tk[i].start;
         const name_entry_t *hit = map_get(&lk->acronyms, w, n);
+        if (hit == NULL && j == i && (tk[i].flags & TOK_ALLCAPS) && initials_fit(d, i))
+            hit = map_get(&lk->initials, w, n);
         int org = hit != NULL;
         if (hit == NULL)
             hit = map_get(&lk->people, w, n);
@@ -659,6 +753,73 @@ static int is_internal(const doc_t *d, const span_t *e)
     return (d->rules->internal_types >> e->type) & 1;
 }
 
+/* Whether an entity of a given-name helper type spans exactly [start, end). */
+static int given_name_at(const linker_t *lk, uint32_t start, uint32_t end)
+{
+    const span_vec_t *ents = &lk->d->worker->entities;
+    for (size_t k = span_vec_first_from(ents, start); k < ents->count && ents->items[k].start == start;
+         k++) {
+        const span_t *e = &ents->items[k];
+        if (!e->removed && e->end == end &&
+            (e->type == lk->given_types[0] || e->type == lk->given_types[1]))
+            return 1;
+    }
+    return 0;
+}
+
+/* Capitalised words that open sentences and clauses: never the first word of a name. */
+static const char *const opener_words[] = {
+    "But", "And", "Or", "So", "Yet", "When", "While", "After", "Before", "If", "As", "Then", "Now",
+    "Still", "Also", "Even", "Only", "Like", "For", "With", "Without", "Although", "Though",
+    "Because", "Since", "Unless", "Until", "Where", "Meanwhile", "However", "Here", "There",
+    "This", "That", "Of", "In", "On", "At", "By", "From", "To", "Into", "Under", "Over", "Dear",
+    "Both", "Neither", "Either", "Said", "Says", "Told", "Asked", "Added", "Coach", "Captain",
+    "Minister", "Senator", "Governor", "Mayor", "Judge", "Chief", "Officer", "Former", "Young",
+    "Old", "Big", "Little", "North", "South", "East", "West", "New", "Monday", "Tuesday",
+    "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+};
+
+static int is_opener(const char *w, size_t n)
+{
+    for (size_t k = 0; k < sizeof(opener_words) / sizeof(opener_words[0]); k++)
+        if (strlen(opener_words[k]) == n && memcmp(opener_words[k], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Two capitalised words outside every entity but the helper units, at tokens i - 1 and i, that
+ * introduce a person: "Will Young, a mechanic ..." (a comma and a lower-case word after them),
+ * or whose first word is a given name of the lists.  "Will" is a word as often as a name and
+ * "Young" is in no list, so no entity rule took them; the pair is the full name a later one-word
+ * PERSON "Young" stands for.  The first such pair keeps the word.  covered is where the words
+ * outside the entities start.
+ */
+static void register_intro(linker_t *lk, size_t i, uint32_t covered)
+{
+    const doc_t *d = lk->d;
+    const token_t *tk = d->tokens;
+    const unsigned want = TOK_WORD | TOK_CAP;
+    if (i == 0 || (tk[i].flags & want) != want || (tk[i - 1].flags & want) != want ||
+        (tk[i].flags & TOK_ALLCAPS) || tk[i - 1].start < covered || tk[i].start != tk[i - 1].end + 1 ||
+        d->text[tk[i - 1].end] != ' ')
+        return;
+    if (i + 1 < d->token_count && !(tk[i + 1].flags & (TOK_SPACE_BEFORE | TOK_PUNCT)))
+        return;
+    if (i + 2 < d->token_count && !(tk[i + 1].flags & TOK_SPACE_BEFORE) &&
+        !(tk[i + 2].flags & TOK_SPACE_BEFORE) && (tk[i + 2].flags & TOK_WORD))
+        return;   /* "Young-Smith", "Young's": not the word on its own */
+    const char *w = d->text + tk[i].start, *f = d->text + tk[i - 1].start;
+    size_t n = tk[i].end - tk[i].start, fn = tk[i - 1].end - tk[i - 1].start;
+    if (!name_word_usable(w, n) || !name_word_usable(f, fn) || is_opener(f, fn))
+        return;
+    int appositive = i + 2 < d->token_count && token_is(d, i + 1, ",") &&
+                     (tk[i + 2].flags & TOK_WORD) && !(tk[i + 2].flags & TOK_CAP);
+    if (!appositive && !given_name_at(lk, tk[i - 1].start, tk[i - 1].end))
+        return;
+    map_add(&lk->intro, w, n, d->text + tk[i - 1].start, tk[i].end - tk[i - 1].start);
+}
+
 /* A mention found by linking replaces the internal entities (name parts, ...) it overlaps. */
 static void remove_internal(doc_t *d, uint32_t start, uint32_t end)
 {
@@ -691,9 +852,17 @@ int link_entities(doc_t *d)
     lk.found->count = 0;
     if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0 ||
         map_init(w->arena, &lk.caps, 2 * n) != 0 || map_init(w->arena, &lk.family, 2 * n) != 0 ||
-        map_init(w->arena, &lk.orgs, 3 * n) != 0 || register_caps(&lk, ents) != 0)
+        map_init(w->arena, &lk.orgs, 3 * n) != 0 || map_init(w->arena, &lk.intro, n) != 0 ||
+        map_init(w->arena, &lk.initials, n) != 0 || register_caps(&lk, ents) != 0 ||
+        register_orgs(&lk, ents) != 0)
         return NERD_ENOMEM;
-    register_orgs(&lk, ents);
+    lk.given_types[0] = lk.given_types[1] = -1;
+    for (size_t t = 0; t < d->rules->type_count; t++) {
+        if (strcmp(d->rules->types[t], "FIRSTNAME") == 0)
+            lk.given_types[0] = (int)t;
+        else if (strcmp(d->rules->types[t], "GIVENWORD") == 0)
+            lk.given_types[1] = (int)t;
+    }
     size_t k = 0;
     uint32_t covered = 0;
     for (size_t i = 0; i < d->token_count; i++) {
@@ -706,7 +875,9 @@ int link_entities(doc_t *d)
         }
         if (t->start < covered)
             continue;
-        if (lk.people.used == 0 && lk.acronyms.used == 0 && lk.caps.used == 0 && lk.family.used == 0)
+        register_intro(&lk, i, covered);
+        if (lk.people.used == 0 && lk.acronyms.used == 0 && lk.caps.used == 0 && lk.family.used == 0 &&
+            lk.initials.used == 0)
             continue;
         size_t next = k;   /* a mention may cover words of internal entities, not others */
         while (next < n && is_internal(d, &ents->items[next]))

@@ -13,8 +13,10 @@
  * last, nearby, or one whose name has the noun: "the railway"); a description of a person ("the
  * rookie defenceman") is resolved as a pronoun, preferring someone brought in since the latest
  * speaker; "A hockey coach said" takes the name the next sentence opens with; "the RCMP
- * statement" is the RCMP's.  A person who opens a sentence after the latest speaker is who a
- * later "he said" (next paragraph) or cue-less quote means; "X said she ..." tells X's class, and
+ * statement" is the RCMP's, and so are "the Civic Action study" and "a study released by Civic
+ * Action" where no entity rule took the name, and a later "the study".  A person who opens a
+ * sentence after the latest speaker is who a later "he said" (next paragraph) or cue-less quote
+ * means; "X said she ..." tells X's class, and
  * a "he" the latest speaker cannot be goes back to the latest earlier speaker who can.
  */
 #include "extract.h"
@@ -378,18 +380,19 @@ static const char *resolve_description(const pronouns_t *p, uint32_t pos)
  * The full name a short PERSON speaker stands for: "Hemming" (or "Mr. Hemming" given the
  * canonical "Hemming") after "Brian Hemming" is Brian Hemming, the name attribution is scored
  * and read by; so is "Paz Akin" after "Lorena Paz Akin".  Linking usually does this already;
- * this catches the mentions it left alone.  The latest earlier PERSON whose canonical name has
- * more words and ends (or starts) with the name wins; NULL when there is none.
+ * this catches the mentions it left alone.  The first earlier PERSON whose canonical name has
+ * more words and ends (or starts) with the name wins (as in linking: of two people of one name,
+ * the story is about the one it brings in first); NULL when there is none.
  */
 static const char *full_name(const pronouns_t *p, const char *word, uint32_t pos)
 {
     size_t wn = strlen(word);
     if (wn < 2)
         return NULL;
-    for (size_t k = p->person_count; k > 0; k--) {
-        const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
+    for (size_t k = 0; k < p->person_count; k++) {
+        const nerd_entity_t *e = &p->d->final[p->persons[k]];
         if (e->start >= pos)
-            continue;
+            break;
         const char *c = e->canonical;
         size_t cn = strlen(c);
         if (cn <= wn + 1)
@@ -430,9 +433,45 @@ static int org_description(const char *text)
     return 0;
 }
 
+static int document_noun(const char *w, size_t n);
+
+/* The document noun a speaker is headed by, or NULL: its last word ("the white paper"), or a
+ * word among its first four after a determiner ("a study which is being released Monday by
+ * Civic Action", "the memo obtained by ..."); *len gets its length. */
+static const char *document_head(const char *text, size_t *len)
+{
+    const char *last = strrchr(text, ' ');
+    last = last != NULL ? last + 1 : text;
+    if (document_noun(last, strlen(last))) {
+        *len = strlen(last);
+        return last;
+    }
+    if (!(strncmp(text, "a ", 2) == 0 || strncmp(text, "A ", 2) == 0 || strncmp(text, "an ", 3) == 0 ||
+          strncmp(text, "An ", 3) == 0 || strncmp(text, "the ", 4) == 0 || strncmp(text, "The ", 4) == 0))
+        return NULL;
+    const char *w = strchr(text, ' ') + 1;
+    for (int k = 0; k < 3 && *w; k++) {
+        size_t n = strcspn(w, " ");
+        if (document_noun(w, n) && w[n] == ' ') {
+            *len = n;
+            return w;
+        }
+        if (w[n] == '\0')
+            break;
+        w += n + 1;
+    }
+    return NULL;
+}
+
 /* Whether text ends with a noun for a text or a finding, which speaks but is nobody: "the
  * document", "the white paper", "the survey". */
 static int document_description(const char *text)
+{
+    size_t n;
+    return document_head(text, &n) != NULL;
+}
+
+static int document_noun(const char *w, size_t n)
 {
     static const char *const nouns[] = {
         "document", "paper", "report", "study", "survey", "poll", "statement", "letter",
@@ -442,10 +481,8 @@ static int document_description(const char *text)
         "release", "announcement", "policy", "strategy", "note", "notice", "guidance", "rules",
         "regulation", "directive", "indictment", "verdict", "judgment", "judgement", "court",
         "index", "model", "forecast", "estimate", "video", "footage", "map", "chart", "list"};
-    const char *last = strrchr(text, ' ');
-    last = last != NULL ? last + 1 : text;
     for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++)
-        if (strcmp(last, nouns[k]) == 0)
+        if (strlen(nouns[k]) == n && memcmp(w, nouns[k], n) == 0)
             return 1;
     return 0;
 }
@@ -501,6 +538,7 @@ static int person_description_after(const char *text, size_t skip)
     return !org_description(text) && !document_description(text);
 }
 
+#define DOC_MEMORY_PARAS 8         /* paragraphs a document's author is remembered over */
 #define ORG_LOOKBACK 60            /* entities looked at for the organisation a description means */
 
 /* Whether an organisation is a news agency: credited in bylines and captions ("The Canadian
@@ -568,12 +606,106 @@ static const nerd_entity_t *document_author(const doc_t *d, uint32_t a, uint32_t
     return found;
 }
 
+/* Whether w (n bytes) is a capitalised word: an upper-case ASCII letter first, or a letter
+ * outside ASCII (taken as one). */
+static int cap_word(const char *w, size_t n)
+{
+    return n > 0 && (isupper((unsigned char)w[0]) || (unsigned char)w[0] >= 0x80);
+}
+
+/*
+ * The author a document speaker names in words no entity rule took: the capitalised words after
+ * "by" ("a study released Monday by Civic Action"), else those between the determiner and the
+ * head noun ("the Civic Action study", "the Sensei website").  An arena copy, or NULL.
+ */
+static const char *document_author_words(doc_t *d, const char *text)
+{
+    size_t hn;
+    const char *head = document_head(text, &hn);
+    if (head == NULL)
+        return NULL;
+    const char *a = NULL, *b = NULL;
+    const char *by = strstr(head, " by ");
+    static const char *const not_author[] = {"obtained", "seen", "reviewed", "viewed", "cited",
+                                             "quoted", "reported", "received", "leaked"};
+    for (size_t k = 0; by != NULL && k < sizeof(not_author) / sizeof(not_author[0]); k++) {
+        size_t n = strlen(not_author[k]);
+        if ((size_t)(by - head) >= n && memcmp(by - n, not_author[k], n) == 0)
+            return NULL;   /* "the memo obtained by The Globe": the paper did not write it */
+    }
+    if (by != NULL) {
+        a = by + 4;
+        b = a;
+        while (*b) {
+            size_t n = strcspn(b, " ");
+            if (!cap_word(b, n) && !(b > a && (strncmp(b, "of ", 3) == 0 || strncmp(b, "and ", 4) == 0)))
+                break;
+            b += n;
+            if (*b == ' ')
+                b++;
+        }
+        while (b > a && (b[-1] == ' '))
+            b--;
+        /* a trailing "of" or "and" is no part of the name */
+        while (b > a && (strncmp(b - 3, " of", 3) == 0 || strncmp(b - 4, " and", 4) == 0))
+            b -= b[-1] == 'f' ? 3 : 4;
+    } else {
+        const char *sp = strchr(text, ' ');
+        if (sp == NULL || sp + 1 >= head)
+            return NULL;
+        a = sp + 1;
+        b = head - 1;
+        for (const char *w = a; w < b;) {
+            size_t n = strcspn(w, " ");
+            if (!cap_word(w, n))
+                return NULL;
+            w += n + 1;
+        }
+    }
+    if (a == NULL || b <= a)
+        return NULL;
+    return nerd_arena_strndup(d->worker->arena, a, (size_t)(b - a));
+}
+
+/* Whether a speaker is someone's spokesperson left unnamed: "A spokeswoman for Lee", "An aide
+ * to the mayor" (a named person of the text may be who it is, see named_after_cue). */
+static int spokes_description(const char *text)
+{
+    static const char *const roles[] = {" spokeswoman ", " spokesman ", " spokesperson ",
+                                        " representative ", " aide ", " adviser ", " advisor "};
+    if (!(strncmp(text, "A ", 2) == 0 || strncmp(text, "An ", 3) == 0))
+        return 0;
+    for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
+        const char *r = strstr(text, roles[k]);
+        if (r != NULL && r - text <= 24 &&
+            (strncmp(r + strlen(roles[k]), "for ", 4) == 0 || strncmp(r + strlen(roles[k]), "to ", 3) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a PERSON mention is named right after a cue, as the speaker of a quotation: "“...,”
+ * said Jo Lee." */
+static int named_after_cue(const doc_t *d, const nerd_entity_t *e)
+{
+    static const char *const cues[] = {"said ", "says ", "added ", "adds "};
+    for (size_t k = 0; k < sizeof(cues) / sizeof(cues[0]); k++) {
+        size_t n = strlen(cues[k]);
+        if (e->start >= n + 1 && memcmp(d->text + e->start - n, cues[k], n) == 0 &&
+            d->text[e->start - n - 1] == ' ')
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * The person an indefinite description ("A Vancouver hockey coach says ...") introduces: news
  * names such a speaker in the sentence after ("Stephen Gillis said ..."), as its subject.  The
  * first PERSON opening a sentence after relation s, in its paragraph or the next; NULL if none.
+ * With after_cue, the first one named right after a cue instead ("A spokeswoman for Lee said
+ * ...  “...,” said Jo Doe."): a spokesperson is named as the speaker of the quotation.
  */
-static const char *named_next(const pronouns_t *p, const span_t *s, const rule_t *rule)
+static const char *named_next(const pronouns_t *p, const span_t *s, const rule_t *rule, int after_cue)
 {
     uint32_t end = s->end;
     for (size_t g = 0; g < rule->group_count; g++) {
@@ -585,7 +717,7 @@ static const char *named_next(const pronouns_t *p, const span_t *s, const rule_t
         const nerd_entity_t *e = &p->d->final[p->persons[k]];
         if (paragraphs_between(p->d, end, e->start) > 1)
             break;
-        if (opens_sentence(p->d, e) && !possessive(p->d, e))
+        if (after_cue ? named_after_cue(p->d, e) : opens_sentence(p->d, e) && !possessive(p->d, e))
             return e->canonical;
     }
     return NULL;
@@ -857,6 +989,12 @@ int relate_run(doc_t *d)
     const char *org = rules->org_type >= 0 ? rules->types[rules->org_type] : NULL;
     const char *org_speaker = NULL;   /* the latest organisation that spoke, and where */
     uint32_t org_speaker_pos = 0;
+    struct {
+        const char *author;          /* the latest document speaker with a named author ... */
+        const char *noun;            /* ... its head noun ("study") ... */
+        size_t noun_len;
+        uint32_t pos;                /* ... and where it was */
+    } doc = {NULL, NULL, 0, 0};
     size_t o = 0;
     for (long k = 0; k < n; k++) {
         const span_t *s = &w->relations.items[k];
@@ -912,9 +1050,34 @@ int relate_run(doc_t *d)
                     full = e->type == person ? full_name(&pr, e->canonical, arg->start) : NULL;
                     if (full == NULL)
                         full = e->canonical;
+                    doc.author = full;
+                    doc.noun = document_head(arg->text, &doc.noun_len);
+                    doc.pos = arg->start;
                 }
-                else if (arg->entity < 0 && arg->text && indefinite_description(arg->text))
-                    full = named_next(&pr, s, rule);
+                else if (arg->entity < 0 && arg->text && document_description(arg->text) &&
+                         document_author_words(d, arg->text) != NULL) {
+                    full = document_author_words(d, arg->text);
+                    doc.author = full;
+                    doc.noun = document_head(arg->text, &doc.noun_len);
+                    doc.pos = arg->start;
+                }
+                else if (arg->entity < 0 && arg->text && doc.author != NULL &&
+                         (arg->text[0] == 't' || arg->text[0] == 'T') &&
+                         strncmp(arg->text + 1, "he ", 3) == 0 &&
+                         paragraphs_between(d, doc.pos, arg->start) <= DOC_MEMORY_PARAS) {
+                    /* "the study" after "the Civic Action study": the same document's author */
+                    size_t len;
+                    const char *noun = document_head(arg->text, &len);
+                    if (noun != NULL && len == doc.noun_len && memcmp(noun, doc.noun, len) == 0)
+                        full = doc.author;
+                }
+                else if (arg->entity < 0 && arg->text &&
+                         (spokes_description(arg->text) || indefinite_description(arg->text))) {
+                    if (spokes_description(arg->text))
+                        full = named_next(&pr, s, rule, 1);
+                    if (full == NULL && indefinite_description(arg->text))
+                        full = named_next(&pr, s, rule, 0);
+                }
                 else if (arg->entity < 0 && arg->text && person_description(arg->text))
                     full = resolve_description(&pr, (uint32_t)s->priority);
                 else if (arg->entity < 0 && arg->text && pronoun_class(arg->text) != 0)

@@ -1295,6 +1295,115 @@ static void test_extract_link_person_to_org(void **state)
     nerd_rules_unref(&r);
 }
 
+/* Two people of one surname: a later lone surname is the first of them, the one the story is
+ * about ("Caleb Okafor ... goalie Martin Okafor ... Okafor said"). */
+static void test_extract_link_surname_first_person(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("entity PERSON person.two : \\b\\p{Lu}\\p{Ll}+ \\p{Lu}\\p{Ll}+(?= (?:met|saw))\n"
+          "entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= said)\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Caleb Okafor met us. Then Martin Okafor saw it. Okafor said so.", NULL,
+                             &res), 0);
+    const nerd_entity_t *e = find_entity(res, "PERSON", "Okafor");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "Caleb Okafor");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* Two capitalised words no entity rule took, before a comma and a lower-case word ("Will Brogan,
+ * a mechanic"), are the full name a later one-word PERSON "Brogan" stands for; not after an
+ * opening word ("But Brogan, ...") and not without the appositive. */
+static void test_extract_link_intro_pair(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("entity PERSON person.one : \\b\\p{Lu}\\p{Ll}+(?= said)\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Will Brogan, a mechanic, came.\n\nBrogan said no.", NULL, &res), 0);
+    const nerd_entity_t *e = find_entity(res, "PERSON", "Brogan");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "Will Brogan");
+    assert_int_equal(extract(w, r, "But Brogan, a mechanic, came.\n\nBrogan said no.", NULL, &res), 0);
+    assert_string_equal(find_entity(res, "PERSON", "Brogan")->canonical, "Brogan");
+    assert_int_equal(extract(w, r, "Will Brogan came.\n\nBrogan said no.", NULL, &res), 0);
+    assert_string_equal(find_entity(res, "PERSON", "Brogan")->canonical, "Brogan");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* An acronym that spells the initials of an organisation of three or more words is that
+ * organisation ("LWPB" after "Lakeside Water Protection Board"); not the first word of a longer
+ * name ("LWPB Cup"), not two letters. */
+static void test_extract_link_initials(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("entity ORG org.board : \\b(?:\\p{Lu}\\p{Ll}+ )+(?:Board|Agency)\\b\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Then the Lakeside Water Protection Board met. The LWPB said no.", NULL, &res), 0);
+    const nerd_entity_t *e = find_entity(res, "ORG", "LWPB");
+    assert_non_null(e);
+    assert_string_equal(e->canonical, "Lakeside Water Protection Board");
+    assert_int_equal(extract(w, r, "Then the Lakeside Water Protection Board met. The LWPB Cup is on.", NULL, &res), 0);
+    assert_null(find_entity(res, "ORG", "LWPB"));
+    assert_int_equal(extract(w, r, "Then the Lakeside Agency met. The LA said no.", NULL, &res), 0);
+    assert_null(find_entity(res, "ORG", "LA"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* A document speaker that names its author in words no entity rule took ("the Civic Forum
+ * study", "a study released Monday by Civic Forum") is the author's; a later "the study" is
+ * the same author's; a paper that only obtained the document is not its author. */
+static void test_extract_document_author_words(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("relation statement said : (?<speaker>[Tt]he Civic Forum study|[Tt]he study|"
+          "a study released Monday by Civic Forum|the memo obtained by The Herald) "
+          "(?<cue>said) (?<content>[^.\"]+)\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "It rained. The Civic Forum study said rents rose. Later the study said "
+                                   "wages fell.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 2);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Civic Forum");
+    assert_string_equal(find_arg(&res->relations[1], "speaker")->canonical, "Civic Forum");
+    assert_int_equal(extract(w, r, "So a study released Monday by Civic Forum said rents rose.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Civic Forum");
+    assert_int_equal(extract(w, r, "So the memo obtained by The Herald said rents rose.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_null(find_arg(&res->relations[0], "speaker")->canonical);
+    /* no author named before: "the study" stays itself */
+    assert_int_equal(extract(w, r, "It rained. The study said wages fell.", NULL, &res), 0);
+    assert_null(find_arg(&res->relations[0], "speaker")->canonical);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
+/* "A spokeswoman for Lee said ..." is the person the text names next as a quotation's speaker
+ * ("“...,” said Jo Doe."); with nobody named so, the words stay as they are. */
+static void test_extract_spokesperson_named_after(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("list PERSON\n  Jo Doe\n  Tam Lee\nend\n"
+          "relation statement said : (?<speaker>A spokeswoman for the mayor) (?<cue>said) (?<content>[^.\"]+)\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "A spokeswoman for the mayor said the dam was safe.\n\n\"It holds,\" said Jo Doe.",
+                             NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_string_equal(find_arg(&res->relations[0], "speaker")->canonical, "Jo Doe");
+    assert_int_equal(extract(w, r, "A spokeswoman for the mayor said the dam was safe. Then Jo Doe left.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    assert_null(find_arg(&res->relations[0], "speaker")->canonical);
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1325,6 +1434,11 @@ int main(void)
         cmocka_unit_test(test_extract_statement_stretches),
         cmocka_unit_test(test_extract_statement_stretch_inverted),
         cmocka_unit_test(test_extract_statement_inside_quote),
+        cmocka_unit_test(test_extract_link_surname_first_person),
+        cmocka_unit_test(test_extract_link_intro_pair),
+        cmocka_unit_test(test_extract_link_initials),
+        cmocka_unit_test(test_extract_document_author_words),
+        cmocka_unit_test(test_extract_spokesperson_named_after),
         cmocka_unit_test(test_extract_catastrophic_pattern),
         cmocka_unit_test(test_extract_linear_in_text_length),
         cmocka_unit_test(test_extract_limits),
