@@ -23,6 +23,7 @@
 #include "extract.h"
 #include "prefilter.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,17 +78,25 @@ int span_vec_push(span_vec_t *v, const span_t *s)
 
 /* ---- worker ---- */
 
-size_t span_vec_first_from(const span_vec_t *v, uint32_t start)
+size_t extract_first_from(const void *items, size_t count, size_t size, size_t field, uint32_t pos)
 {
-    size_t lo = 0, hi = v->count;
+    const unsigned char *base = items;
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v->items[mid].start < start)
+        uint32_t key;
+        memcpy(&key, base + mid * size + field, sizeof(key));
+        if (key < pos)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+size_t span_vec_first_from(const span_vec_t *v, uint32_t start)
+{
+    return extract_first_from(v->items, v->count, sizeof(span_t), offsetof(span_t, start), start);
 }
 
 nerd_worker_t *nerd_worker_new(void)

@@ -35,6 +35,12 @@ typedef struct span_vec {
 } span_vec_t;
 
 int span_vec_push(span_vec_t *v, const span_t *s);
+/*
+ * The one binary search over the engine's sorted arrays (spans, tokens, final entities): in
+ * items[0..count), each size bytes and sorted by the uint32_t at byte offset field, the index
+ * of the first whose field is >= pos (count if none).
+ */
+size_t extract_first_from(const void *items, size_t count, size_t size, size_t field, uint32_t pos);
 /* In v sorted by start: the index of the first span starting at or after start (v->count if
  * none). */
 size_t span_vec_first_from(const span_vec_t *v, uint32_t start);

@@ -30,6 +30,7 @@
 #include "extract.h"
 #include "utf8.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -416,15 +417,8 @@ static void link_person(linker_t *lk, span_t *e)
 /* The first token that starts at or after offset. */
 static size_t token_at(const doc_t *d, uint32_t offset)
 {
-    size_t lo = 0, hi = d->token_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (d->tokens[mid].start < offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return extract_first_from(d->tokens, d->token_count, sizeof(token_t), offsetof(token_t, start),
+                              offset);
 }
 
 static int token_is(const doc_t *d, size_t i, const char *s)

@@ -21,8 +21,9 @@
  */
 #include "extract.h"
 
-#include <stdlib.h>
 #include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -88,15 +89,8 @@ static uint32_t relation_position(const doc_t *d, const span_t *s, const rule_t 
 /* In the final entities (sorted by start): the index of the first starting at or after pos. */
 static size_t final_first_from(const doc_t *d, uint32_t pos)
 {
-    size_t lo = 0, hi = d->final_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (d->final[mid].start < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return extract_first_from(d->final, d->final_count, sizeof(nerd_entity_t),
+                              offsetof(nerd_entity_t, start), pos);
 }
 
 /* Index of the entity with exactly [s,e) in the final entities, or -1. */
@@ -303,11 +297,11 @@ static const char *new_subject(const pronouns_t *p, uint32_t after, uint32_t pos
 {
     for (size_t k = persons_before(p, pos); k > 0; k--) {
         const nerd_entity_t *e = &p->d->final[p->persons[k - 1]];
-        if (e->start <= after || paragraphs_between(p->d, e->start, pos) > 1)
+        int paras = e->start <= after ? 0 : paragraphs_between(p->d, e->start, pos);
+        if (e->start <= after || paras > 1)
             break;
         if (opens_sentence(p->d, e) && !possessive(p->d, e) && compatible(p, e->canonical, cls) &&
-            (paragraphs_between(p->d, e->start, pos) >= min_paras ||
-             same_sentence(p->d, e->end, pos)) &&
+            (paras >= min_paras || same_sentence(p->d, e->end, pos)) &&
             (speaker == NULL || strcmp(e->canonical, speaker) != 0) && !in_caption(p->d, e->start)) {
             if (where)
                 *where = e->start;
