@@ -10,10 +10,10 @@
  * unit ({TYPE} in a pattern matches exactly that), byte offsets never change and the shadow
  * stays valid UTF-8.  Everything per document lives in the worker's arena; pattern calls reuse
  * the worker's match data, run under match and depth limits, and the clock is checked between
- * calls against the document's time budget.  A pattern is skipped in a document, or in a line,
- * without one of the words every match contains (gate.h), and tried only at the bytes a match
- * can start with (and after the bytes its lookbehinds and \b allow) when PCRE2 cannot find
- * those itself (prefilter.h).  Every match attempt sees a bounded window of text
+ * calls against the document's time budget.  A pattern is skipped in a document, a line or a
+ * paragraph without one of the words every match contains (gate.h), tried no later than the
+ * last of them, and only at the bytes a match can start with (and after the bytes its
+ * lookbehinds and \b allow) when PCRE2 cannot find those itself (prefilter.h).  Every match attempt sees a bounded window of text
  * (EXTRACT_WINDOW), so no pattern makes extraction cost more than linear time in the length of
  * the text.
  *
@@ -370,31 +370,39 @@ int extract_run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, v
     return rc;
 }
 
+/* rule's matches that start in the units (lines or paragraphs) that have its gate bit. */
+static int run_units(doc_t *d, const rule_t *rule, const gate_line_t *units, size_t count,
+                     extract_match_fn *found, void *ctx)
+{
+    uint32_t bit = (uint32_t)rule->gate_bit;
+    size_t pos = 0;
+    for (size_t u = 0; u < count; u++) {
+        if (!gate_has(units[u].rules, bit) || units[u].end < pos)
+            continue;
+        if (pos < units[u].start)
+            pos = units[u].start;
+        int rc = run_range(d, rule, &pos, gate_last_word(&d->gate, &units[u], bit), found, ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* One rule over the document: skipped without its words, else over the lines that have them
- * (single-line rules) or the whole text. */
+ * (single-line rules) or from the paragraphs that have them (gate.h). */
 static int run_pattern(doc_t *d, const rule_t *rule, extract_match_fn *found, void *ctx)
 {
     const gate_doc_t *g = &d->gate;
     size_t pos = 0;
     if (rule->gate_bit < 0 || g->lines == NULL || (rule->gate_caseless && g->fold_hazard))
         return run_range(d, rule, &pos, SIZE_MAX, found, ctx);
-    uint32_t bit = (uint32_t)rule->gate_bit;
-    if (!gate_has(g->any, bit))
+    if (!gate_has(g->any, (uint32_t)rule->gate_bit))
         return 0; /* none of the words every match contains */
-    if (!rule->single_line || d->lines_joined)
+    if (d->paragraphs_joined)
         return run_range(d, rule, &pos, SIZE_MAX, found, ctx);
-    /* every match lies within one line and contains a word: only lines with one can hold it */
-    for (size_t l = 0; l < g->line_count; l++) {
-        const gate_line_t *line = &g->lines[l];
-        if (!gate_has(line->rules, bit) || line->end < pos)
-            continue;
-        if (pos < line->start)
-            pos = line->start;
-        int rc = run_range(d, rule, &pos, line->end, found, ctx);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    if (!rule->single_line || d->lines_joined)
+        return run_units(d, rule, g->paragraphs, g->paragraph_count, found, ctx);
+    return run_units(d, rule, g->lines, g->line_count, found, ctx);
 }
 
 static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void *ctx)
@@ -422,10 +430,29 @@ static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void
     return span_vec_push(&d->worker->candidates, &s) ? NERD_ENOMEM : 0;
 }
 
+/* Whether text[start, end) holds a blank line: two line feeds with nothing but blanks between. */
+static int spans_blank_line(const char *text, size_t start, size_t end)
+{
+    int after_feed = 0;
+    for (size_t i = start; i < end; i++) {
+        if (text[i] == '\n') {
+            if (after_feed)
+                return 1;
+            after_feed = 1;
+        } else if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
+            after_feed = 0;
+        }
+    }
+    return 0;
+}
+
 void extract_mask(doc_t *d, const span_t *e)
 {
-    if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL)
+    if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL) {
         d->lines_joined = 1;   /* a single-line rule could now match across that line end */
+        if (spans_blank_line(d->text, e->start, e->end))
+            d->paragraphs_joined = 1;
+    }
     d->shadow[e->start] = (char)d->rules->type_byte[e->type];
     if (e->end > e->start + 1)
         memset(d->shadow + e->start + 1, RULES_FILLER_BYTE, e->end - e->start - 1);

@@ -81,6 +81,7 @@ typedef struct doc {
     uint64_t *bitmap;            /* one bit per byte, for overlap checks */
     gate_doc_t gate;             /* which lines hold which rules' words (gate.h) */
     int lines_joined;            /* an entity masked over a '\n': lines no longer bound matches */
+    int paragraphs_joined;       /* an entity masked over a blank line: nor do paragraphs */
     uint32_t *rel_args;          /* relations: (start,end) per named group, per match */
     size_t rel_arg_count, rel_arg_cap;
     nerd_result_t *result;

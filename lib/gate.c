@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define GATE_NONE UINT32_MAX
+#define GATE_MAX_POSITIONS (1u << 20)   /* last_word entries kept per document (4 MB) */
 
 struct gate {
     uint8_t cls[256];
@@ -182,6 +183,67 @@ static int has_fold_hazard(const char *text, size_t len)
     return 0;
 }
 
+/* Records offset i as where the words of every bit of add last ended on this line. */
+static void note_last_words(uint32_t *last, const uint64_t *add, size_t words, uint32_t i)
+{
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t x = add[w]; x != 0; x &= x - 1)
+            last[w * 64 + (size_t)__builtin_ctzll(x)] = i;
+}
+
+uint32_t gate_last_word(const gate_doc_t *doc, const gate_line_t *unit, uint32_t bit)
+{
+    if (doc->last_word == NULL)
+        return unit->end;
+    uint32_t at = unit->start;
+    for (uint32_t l = unit->first; l <= unit->last; l++)
+        if (gate_has(doc->lines[l].rules, bit) && doc->last_word[l * doc->bits + bit] > at)
+            at = doc->last_word[l * doc->bits + bit];
+    return at;
+}
+
+static int blank_line(const char *text, const gate_line_t *line)
+{
+    for (uint32_t i = line->start; i < line->end; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* Groups out's lines into paragraphs: runs of lines that are not blank, masks joined.  A
+ * paragraph starts where the one before ended, so the blank lines before it (where a pattern
+ * that starts at a line feed starts) are its own. */
+static int group_paragraphs(gate_doc_t *out, const char *text, size_t words, nerd_arena_t *arena)
+{
+    out->paragraphs = nerd_arena_alloc(arena, out->line_count * sizeof(gate_line_t));
+    uint64_t *masks = nerd_arena_alloc(arena, out->line_count * words * sizeof(uint64_t));
+    if (out->paragraphs == NULL || masks == NULL)
+        return NERD_ENOMEM;
+    size_t n = 0;
+    gate_line_t *open = NULL;
+    for (size_t l = 0; l < out->line_count; l++) {
+        const gate_line_t *line = &out->lines[l];
+        if (blank_line(text, line)) {
+            open = NULL;
+            continue;
+        }
+        if (open == NULL) {
+            open = &out->paragraphs[n];
+            uint32_t start = n > 0 ? out->paragraphs[n - 1].end : 0;
+            *open = (gate_line_t){start, line->end, masks + n * words, (uint32_t)l, (uint32_t)l};
+            memset(masks + n * words, 0, words * sizeof(uint64_t));
+            n++;
+        }
+        open->end = line->end;
+        open->last = (uint32_t)l;
+        uint64_t *m = masks + (open - out->paragraphs) * words;
+        for (size_t w = 0; w < words; w++)
+            m[w] |= line->rules[w];
+    }
+    out->paragraph_count = n;
+    return 0;
+}
+
 int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len,
               gate_doc_t *out)
 {
@@ -196,9 +258,13 @@ int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len
     out->any = masks + lines * g->words;
     out->line_count = lines;
     out->fold_hazard = has_fold_hazard(text, len);
+    out->bits = g->words * 64;
+    out->last_word = lines * out->bits <= GATE_MAX_POSITIONS
+        ? nerd_arena_alloc(arena, lines * out->bits * sizeof(uint32_t)) : NULL;
     const unsigned char *t = (const unsigned char *)text;
     size_t line = 0, start = 0;
     uint64_t *m = masks;
+    uint32_t *last = out->last_word;
     uint32_t s = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char b = t[i];
@@ -207,17 +273,23 @@ int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len
             const uint64_t *add = &g->masks[(size_t)(g->out[s] - 1) * g->words];
             for (size_t w = 0; w < g->words; w++)
                 m[w] |= add[w];
+            if (last != NULL)
+                note_last_words(last, add, g->words, (uint32_t)i);
         }
         if (b == '\n') {
-            out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)i, m};
+            out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)i, m, (uint32_t)line,
+                                             (uint32_t)line};
             line++;
             start = i + 1;
             m += g->words;
+            if (last != NULL)
+                last += out->bits;
         }
     }
-    out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)len, m};
+    out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)len, m, (uint32_t)line,
+                                     (uint32_t)line};
     for (size_t l = 0; l < lines; l++)
         for (size_t w = 0; w < g->words; w++)
             out->any[w] |= out->lines[l].rules[w];
-    return 0;
+    return group_paragraphs(out, text, g->words, arena);
 }

@@ -4,10 +4,12 @@
  * Most rules can only match where one of a few words is (a cue verb, a month, "born" or
  * "elected"): prefilter_required_set() works out those words from the pattern.  The gate is one
  * Aho-Corasick automaton over the words of every rule, run once over each document (ASCII case
- * folded).  It gives, per line, the set of rules whose words occur there; the extractor then
- * skips a rule in a document without its words, and runs a rule that never matches across a
- * line only in the lines that have them.  Both are exact: a match must contain one of the
- * words, so nothing a rule could match is skipped.
+ * folded).  It gives, per line and per paragraph, the set of rules whose words occur there;
+ * the extractor then skips a rule in a document without its words, runs a rule that never
+ * matches across a line only in the lines that have them, and any other rule only from the
+ * paragraphs that have them.  A match must contain one of the words, so the first two are exact;
+ * the third loses only a match that starts in a paragraph and finds its words after a blank
+ * line (the rule language says no match spans one: docs/rules.md).
  */
 #ifndef NERD_GATE_H
 #define NERD_GATE_H
@@ -20,18 +22,27 @@
 
 typedef struct gate gate_t;
 
-/* One line of a document: [start, end), end at its '\n' or at the end of the text. */
+/* One line or paragraph of a document: [start, end), end at its '\n' or at the end of the text. */
 typedef struct gate_line {
     uint32_t start, end;
     const uint64_t *rules;   /* gate_words() words: bit k set when rule set k has a word here */
+    uint32_t first, last;    /* its lines: gate_doc_t.lines[first..last] */
 } gate_line_t;
 
-/* What the gate found in one document (in the worker's arena). */
+/* What the gate found in one document (in the worker's arena).  Paragraphs are the runs of
+ * lines between blank lines (lines of nothing but blanks); one ends at the end of its last
+ * line, starts where the one before ended (blank lines before it included), and its mask is the
+ * union of its lines'. */
 typedef struct gate_doc {
     gate_line_t *lines;
     size_t line_count;
+    gate_line_t *paragraphs;
+    size_t paragraph_count;
     uint64_t *any;           /* the union over the lines */
     int fold_hazard;         /* the text has a Kelvin sign or a long s (see prefilter.h) */
+    uint32_t *last_word;     /* per line and gate bit, where its last word there ends; NULL
+                              * when the text has too many lines to keep them */
+    size_t bits;             /* gate bits per line in last_word */
 } gate_doc_t;
 
 /* Builds the automaton for sets[0..count) (set k is gate bit k); NULL when memory runs out. */
@@ -43,6 +54,11 @@ size_t gate_words(const gate_t *gate);
 /* Scans text[0..len) and fills out; 0, or NERD_ENOMEM when the arena runs out. */
 int gate_scan(const gate_t *gate, nerd_arena_t *arena, const char *text, size_t len,
               gate_doc_t *out);
+
+/* The offset of the last byte of the last word of gate bit `bit` in unit (a line or paragraph
+ * of doc whose mask has the bit), or unit->end when doc keeps no positions.  A match that
+ * consumes one of the words starts no later: the extractor tries nothing after it. */
+uint32_t gate_last_word(const gate_doc_t *doc, const gate_line_t *unit, uint32_t bit);
 
 static inline int gate_has(const uint64_t *mask, uint32_t bit)
 {

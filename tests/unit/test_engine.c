@@ -18,6 +18,7 @@
 
 #include "alttrie.h"
 #include "extract.h"
+#include "gate.h"
 #include "gazetteer.h"
 #include "nerd.h"
 #include "prefilter.h"
@@ -456,6 +457,69 @@ static void test_prefilter_required_set(void **state)
     assert_string_equal(required("said|\\w+", w, sizeof(w)), "");
     assert_string_equal(required("ab", w, sizeof(w)), "");
     assert_string_equal(required("a\\x{03}\\x{1f}*+b", w, sizeof(w)), "");
+}
+
+/* A set of one word, for gate_build(). */
+static void one_word(prefilter_set_t *set, const char *word)
+{
+    memset(set, 0, sizeof(*set));
+    set->count = 1;
+    set->len[0] = (uint8_t)strlen(word);
+    memcpy(set->text[0], word, strlen(word));
+}
+
+static void test_gate_paragraphs_and_last_words(void **state)
+{
+    (void)state;
+    prefilter_set_t *sets = malloc(2 * sizeof(*sets));
+    assert_non_null(sets);
+    one_word(&sets[0], "said");
+    one_word(&sets[1], "born");
+    const prefilter_set_t *list[2] = {&sets[0], &sets[1]};
+    gate_t *gate = gate_build(list, 2);
+    assert_non_null(gate);
+    nerd_arena_t *arena = nerd_arena_new(0);
+    assert_non_null(arena);
+    /* lines: 0 "Lee said so.", 1 "Ann SAID it", 2 "", 3 " \t", 4 "Born here, said Kim.", 5 "End" */
+    const char *text = "Lee said so.\nAnn SAID it\n\n \t\nBorn here, said Kim.\nEnd";
+    gate_doc_t doc;
+    assert_int_equal(gate_scan(gate, arena, text, strlen(text), &doc), 0);
+    assert_int_equal(doc.line_count, 6);
+    assert_int_equal(doc.paragraph_count, 2);
+    /* the second paragraph starts where the first ended: its blank lines are its own */
+    assert_int_equal(doc.paragraphs[0].start, 0);
+    assert_int_equal(doc.paragraphs[0].end, 24);
+    assert_int_equal(doc.paragraphs[1].start, 24);
+    assert_int_equal(doc.paragraphs[1].end, strlen(text));
+    assert_true(gate_has(doc.paragraphs[0].rules, 0));
+    assert_false(gate_has(doc.paragraphs[0].rules, 1));
+    assert_true(gate_has(doc.paragraphs[1].rules, 0) && gate_has(doc.paragraphs[1].rules, 1));
+    /* the last word of a bit ends at the offset of its last byte, case folded */
+    assert_int_equal(gate_last_word(&doc, &doc.paragraphs[0], 0), 20);   /* "SAID" */
+    assert_int_equal(gate_last_word(&doc, &doc.lines[0], 0), 7);         /* "said" */
+    assert_int_equal(gate_last_word(&doc, &doc.paragraphs[1], 1), 32);   /* "Born" */
+    assert_int_equal(gate_last_word(&doc, &doc.paragraphs[1], 0), 43);   /* "said" */
+    nerd_arena_destroy(&arena);
+    gate_destroy(&gate);
+    free(sets);
+}
+
+/* A rule that may cross lines finds matches across the lines of a paragraph, started before
+ * its last word, but none that reaches the word it consumes across a blank line. */
+static void test_extract_paragraph_bounds(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("entity PERSON p : (?<span>\\p{Lu}\\p{Ll}+)\\s+(?:[a-z]+\\s+)?said\\b\n");
+    nerd_worker_t *w = nerd_worker_new();
+    assert_non_null(w);
+    const nerd_result_t *res = NULL;
+    assert_int_equal(extract(w, r, "First Lee\nsaid so. Then Kim quietly said it.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Lee"));
+    assert_non_null(find_entity(res, "PERSON", "Kim"));
+    assert_int_equal(extract(w, r, "First Lee\n\nsaid so.", NULL, &res), 0);
+    assert_null(find_entity(res, "PERSON", "Lee"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
 }
 
 /* Where a match may start, by the bytes before it. */
@@ -1418,6 +1482,8 @@ int main(void)
         cmocka_unit_test(test_gazetteer_nested_phrases),
         cmocka_unit_test(test_prefilter_first_bytes),
         cmocka_unit_test(test_prefilter_required_set),
+        cmocka_unit_test(test_gate_paragraphs_and_last_words),
+        cmocka_unit_test(test_extract_paragraph_bounds),
         cmocka_unit_test(test_prefilter_prev_bytes),
         cmocka_unit_test(test_alttrie_same_matches),
         cmocka_unit_test(test_extract_basic_and_aliases),
