@@ -132,6 +132,7 @@ void nerd_worker_destroy(nerd_worker_t **worker)
     free(w->relations.items);
     free(w->rule_ns);
     free(w->rule_calls);
+    free(w->caps);
     free(w);
     *worker = NULL;
 }
@@ -262,6 +263,75 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
 }
 
 /*
+ * The capital list: the offsets of the shadow text whose byte is a capital ASCII letter, the
+ * lead byte of a multi-byte character or an entity's type or filler byte.  Most anchored rules
+ * (those at a name or an entity) can only start at such a byte; one pass per shadow makes the
+ * list, and those rules walk it rather than every byte of the text.
+ */
+static int capital_byte(unsigned char b)
+{
+    return (b >= 'A' && b <= 'Z') || b >= 0xC0 || (b >= 0x01 && b <= RULES_FILLER_BYTE);
+}
+
+/* capital_byte() as a prefilter bitmap: 0x01-0x1F, 'A'-'Z', 0xC0-0xFF. */
+static const uint8_t capital_bytes[32] = {
+    0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0x07, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+};
+
+/* Whether every byte rule can start with is a capital byte. */
+static int starts_at_capitals(const rule_t *rule)
+{
+    for (size_t i = 0; i < sizeof(capital_bytes); i++)
+        if (rule->start_bytes[i] & ~capital_bytes[i])
+            return 0;
+    return 1;
+}
+
+/* d's capital list, made on first use after the shadow last changed; 0 or NERD_ENOMEM. */
+static int capital_list(doc_t *d)
+{
+    if (d->caps != NULL)
+        return 0;
+    nerd_worker_t *w = d->worker;
+    const unsigned char *shadow = (const unsigned char *)d->shadow;
+    size_t n = 0;
+    for (size_t i = 0; i < d->len; i++)
+        n += (size_t)capital_byte(shadow[i]);
+    if (n > w->caps_cap) {
+        uint32_t *grown = realloc(w->caps, n * sizeof(uint32_t));
+        if (grown == NULL)
+            return NERD_ENOMEM;
+        w->caps = grown;
+        w->caps_cap = n;
+    }
+    n = 0;
+    for (size_t i = 0; i < d->len; i++)
+        if (capital_byte(shadow[i]))
+            w->caps[n++] = (uint32_t)i;
+    d->caps = w->caps;
+    d->cap_count = n;
+    return 0;
+}
+
+/* The first offset in [pos, stop) where rule may start, or stop.  With the capital list (caps,
+ * not NULL), *k is the cursor in it that the calls share. */
+static size_t next_start(const doc_t *d, const rule_t *rule, const uint32_t *caps, size_t *k,
+                         size_t pos, size_t stop)
+{
+    const unsigned char *shadow = (const unsigned char *)d->shadow;
+    if (caps == NULL) {
+        while (pos < stop && !may_start(rule, shadow, pos))
+            pos++;
+        return pos;
+    }
+    for (; *k < d->cap_count && caps[*k] < stop; ++*k)
+        if (caps[*k] >= pos && may_start(rule, shadow, caps[*k]))
+            return caps[*k];
+    return stop;
+}
+
+/*
  * The next match of rule at or after pos, or PCRE2_ERROR_NOMATCH.  Every attempt sees at most
  * EXTRACT_WINDOW bytes from where it starts (lookbehinds see the whole text before it), so no
  * pattern can make an attempt scan the rest of a long text and the cost of a pattern stays
@@ -269,14 +339,18 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
  */
 static int next_match(doc_t *d, const rule_t *rule, size_t pos, size_t limit)
 {
-    const unsigned char *shadow = (const unsigned char *)d->shadow;
     if (rule->anchored) {
         /* jump to the next byte a match can start with and try there only; the leftmost
          * match found this way is the one an unanchored search would find */
         size_t stop = limit < d->len ? limit + 1 : d->len;
+        const uint32_t *caps = NULL;
+        size_t k = 0;
+        if (starts_at_capitals(rule) && capital_list(d) == 0) {
+            caps = d->caps;
+            k = extract_first_from(caps, d->cap_count, sizeof(uint32_t), 0, (uint32_t)pos);
+        }
         for (;;) {
-            while (pos < stop && !may_start(rule, shadow, pos))
-                pos++;
+            pos = next_start(d, rule, caps, &k, pos, stop);
             if (pos >= stop)
                 return PCRE2_ERROR_NOMATCH;
             size_t end = d->len - pos > EXTRACT_WINDOW ? char_start(d, pos + EXTRACT_WINDOW) : d->len;
@@ -448,6 +522,7 @@ static int spans_blank_line(const char *text, size_t start, size_t end)
 
 void extract_mask(doc_t *d, const span_t *e)
 {
+    d->caps = NULL;   /* the shadow changes: the capital list is made again when next needed */
     if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL) {
         d->lines_joined = 1;   /* a single-line rule could now match across that line end */
         if (spans_blank_line(d->text, e->start, e->end))

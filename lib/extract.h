@@ -51,6 +51,8 @@ int span_by_start_longest(const void *pa, const void *pb);
 
 struct nerd_worker {
     nerd_arena_t *arena;
+    uint32_t *caps;                    /* extract.c's capital list: memory reused */
+    size_t caps_cap;
     pcre2_match_data *match_data;
     uint32_t match_pairs;
     pcre2_match_context *match_context;
@@ -82,6 +84,8 @@ typedef struct doc {
     gate_doc_t gate;             /* which lines hold which rules' words (gate.h) */
     int lines_joined;            /* an entity masked over a '\n': lines no longer bound matches */
     int paragraphs_joined;       /* an entity masked over a blank line: nor do paragraphs */
+    const uint32_t *caps;        /* the capital list of the shadow as it is, or NULL (extract.c) */
+    size_t cap_count;
     uint32_t *rel_args;          /* relations: (start,end) per named group, per match */
     size_t rel_arg_count, rel_arg_cap;
     nerd_result_t *result;

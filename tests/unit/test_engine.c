@@ -669,6 +669,28 @@ static void test_extract_type_context_across_phases(void **state)
     nerd_rules_unref(&r);
 }
 
+/* A rule that starts at an entity found in an earlier phase starts where that entity began,
+ * even where the text had a small letter (the places rules may start are found again).  PCRE2
+ * has no first bytes for a pattern that may start with \p{Lu}, so both rules are tried at the
+ * places the prefilter finds (extract.c's capital list). */
+static void test_extract_starts_after_masking(void **state)
+{
+    (void)state;
+    nerd_rules_t *r = load_text("phase first\n"
+                                "entity PERSON p : (?<![\\p{L}])(?=\\S)\\p{Lu}ed\\b\n"
+                                "entity DATE d : \\blast\\s+week\\b\n"
+                                "phase second\n"
+                                "entity ORG o : (?<![\\p{L}\\d])(?:\\p{Lu}\\.\\s+)?{DATE}\\s+(?<span>Desk)\\b\n");
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Zed wrote it last week Desk news.", NULL, &res), 0);
+    assert_non_null(find_entity(res, "PERSON", "Zed"));
+    assert_non_null(find_entity(res, "DATE", "last week"));
+    assert_non_null(find_entity(res, "ORG", "Desk"));
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
+}
+
 static void test_extract_overlap_order(void **state)
 {
     (void)state;
@@ -1488,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_alttrie_same_matches),
         cmocka_unit_test(test_extract_basic_and_aliases),
         cmocka_unit_test(test_extract_type_context_across_phases),
+        cmocka_unit_test(test_extract_starts_after_masking),
         cmocka_unit_test(test_extract_overlap_order),
         cmocka_unit_test(test_extract_nested_and_replacement),
         cmocka_unit_test(test_extract_linking),
