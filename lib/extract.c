@@ -13,9 +13,9 @@
  * calls against the document's time budget.  A pattern is skipped in a document, a line or a
  * paragraph without one of the words every match contains (gate.h), tried no later than the
  * last of them, and only at the bytes a match can start with (and after the bytes its
- * lookbehinds and \b allow) when PCRE2 cannot find those itself (prefilter.h).  Every match attempt sees a bounded window of text
- * (EXTRACT_WINDOW), so no pattern makes extraction cost more than linear time in the length of
- * the text.
+ * lookbehinds and \b allow) when PCRE2 cannot find those itself (prefilter.h).  Every match
+ * attempt sees a bounded window of text (EXTRACT_WINDOW), so no pattern makes extraction cost
+ * more than linear time in the length of the text.
  *
  * A worker can also time every rule (nerd_worker_profile(), `nerd rules profile`): two clock
  * reads per rule and document, nothing when it is off.
@@ -268,16 +268,16 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
  * (those at a name or an entity) can only start at such a byte; one pass per shadow makes the
  * list, and those rules walk it rather than every byte of the text.
  */
-static int capital_byte(unsigned char b)
-{
-    return (b >= 'A' && b <= 'Z') || b >= 0xC0 || (b >= 0x01 && b <= RULES_FILLER_BYTE);
-}
-
-/* capital_byte() as a prefilter bitmap: 0x01-0x1F, 'A'-'Z', 0xC0-0xFF. */
-static const uint8_t capital_bytes[32] = {
+static const uint8_t capital_bytes[32] = {   /* 0x01-0x1F, 'A'-'Z', 0xC0-0xFF */
     0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0x07, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
 };
+_Static_assert(RULES_FILLER_BYTE == 0x1F, "capital_bytes covers the type bytes and the filler");
+
+static int capital_byte(unsigned char b)
+{
+    return prefilter_has(capital_bytes, b);
+}
 
 /* Whether every byte rule can start with is a capital byte. */
 static int starts_at_capitals(const rule_t *rule)
