@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "codec.h"
 #include "docsrc.h"
 #include "nerd.h"
@@ -282,6 +283,7 @@ static nerd_rules_t *print_load(const char *dir)
 
 int main(int argc, char **argv)
 {
+    cli_tune_malloc();   /* the nerd command's settings, so that the figures are its own */
     if (argc < 3) {
         fprintf(stderr, "usage: nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]\n");
         return 2;

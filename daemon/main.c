@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 {
     /* A closed pipe (stdout to `head`, a peer gone) must be an error return, not a death. */
     signal(SIGPIPE, SIG_IGN);
+    cli_tune_malloc();
 
     if (argc < 2) {
         fputs(main_usage, stderr);

@@ -15,6 +15,10 @@
  * only in case (the pattern may be case-insensitive there) or where a blank and \s meet, and a
  * \s+ must be followed by a plain character (so its length is never backtracked into while a
  * later branch waits).
+ *
+ * The rewrite is a function of each run's text alone, so a memo (alttrie_memo_t) keeps what
+ * every run became, and a word list that comes back (a macro used in many rules) is copied
+ * from it instead of being worked out again.
  */
 #include "alttrie.h"
 #include "strbuf.h"
@@ -64,7 +68,13 @@ static int is_alnum(int c)
 /* A character that stands for itself outside a class. */
 static int is_plain(int c)
 {
-    return c >= 0x20 && c < 0x7F && !strchr("\\^$.|?*+()[]{}", c);
+    switch (c) {
+    case '\\': case '^': case '$': case '.': case '|': case '?': case '*': case '+':
+    case '(': case ')': case '[': case ']': case '{': case '}':
+        return 0;
+    default:
+        return c >= 0x20 && c < 0x7F;
+    }
 }
 
 /* Appends atom a (with the alternatives of its class, if any) to every sequence of v[0..n);
@@ -75,6 +85,15 @@ static size_t append_atom(seq_t *v, size_t n, const uint16_t *alts, size_t nalts
     size_t total = n * (nalts + (optional ? 1 : 0));
     if (total > VARIANTS_MAX)
         return 0;
+    if (nalts == 1 && !optional) {
+        /* the common case, a plain character: extend each sequence where it is */
+        for (size_t k = 0; k < n; k++) {
+            if (v[k].len >= SEQ_MAX)
+                return 0;
+            v[k].atoms[v[k].len++] = alts[0];
+        }
+        return n;
+    }
     seq_t out[VARIANTS_MAX];
     size_t o = 0;
     for (size_t k = 0; k < n; k++) {
@@ -166,39 +185,90 @@ static size_t read_plain_branch(const char *p, size_t len, size_t *i, seq_t *out
     return n;
 }
 
-/* The sequences items[0..n), all equal before offset k: 1 when their siblings at every level
- * are exclusive. */
-static int check_level(seq_t *const *items, size_t n, size_t k)
+/* The items of a trie level grouped by their atom at one offset: the groups in the order their
+ * atoms first appear (the order PCRE2 would meet them), each group's items in their own order. */
+typedef struct grouping {
+    seq_t **sorted;                    /* malloc'd; group d is sorted[start[d] .. start[d + 1]) */
+    uint32_t start[ATOM_SPACES + 2];
+    uint16_t atom[ATOM_SPACES + 1];    /* group d's atom */
+    size_t count;
+} grouping_t;
+
+/* Groups the items of items[0..n) longer than k by their atom at k, in two passes over them (a
+ * level of a long word list has many items and few distinct atoms).  0, or -1 out of memory. */
+static int group_by_atom(seq_t *const *items, size_t n, size_t k, grouping_t *g)
+{
+    int16_t index[ATOM_SPACES + 1];
+    uint32_t size[ATOM_SPACES + 1];
+    memset(index, -1, sizeof(index));
+    g->count = 0;
+    for (size_t x = 0; x < n; x++) {
+        if (items[x]->len <= k)
+            continue;
+        uint16_t a = items[x]->atoms[k];
+        if (index[a] < 0) {
+            index[a] = (int16_t)g->count;
+            g->atom[g->count] = a;
+            size[g->count++] = 0;
+        }
+        size[index[a]]++;
+    }
+    g->start[0] = 0;
+    for (size_t d = 0; d < g->count; d++)
+        g->start[d + 1] = g->start[d] + size[d];
+    g->sorted = malloc((n ? n : 1) * sizeof(seq_t *));
+    if (g->sorted == NULL)
+        return -1;
+    uint32_t at[ATOM_SPACES + 1];
+    memcpy(at, g->start, g->count * sizeof(at[0]));
+    for (size_t x = 0; x < n; x++)
+        if (items[x]->len > k)
+            g->sorted[at[index[items[x]->atoms[k]]]++] = items[x];
+    return 0;
+}
+
+/* Whether the atoms of a level are exclusive: no two case variants, at most one kind of blank. */
+static int siblings_exclusive(const grouping_t *g)
 {
     uint8_t seen[ATOM_SPACES + 1];
-    uint16_t distinct[ATOM_SPACES + 1];
-    size_t nd = 0;
     memset(seen, 0, sizeof(seen));
-    for (size_t x = 0; x < n; x++)
-        if (items[x]->len > k && !seen[items[x]->atoms[k]]) {
-            seen[items[x]->atoms[k]] = 1;
-            distinct[nd++] = items[x]->atoms[k];
-        }
-    /* siblings must be exclusive: no two case variants, at most one kind of blank */
+    for (size_t d = 0; d < g->count; d++)
+        seen[g->atom[d]] = 1;
     int blanks = seen[' '] + seen[ATOM_SPACE] + seen[ATOM_SPACES];
     if (blanks > 1)
         return 0;
     for (unsigned c = 'a'; c <= 'z'; c++)
         if (seen[c] && seen[c - 32])
             return 0;
-    seq_t **group = malloc((n ? n : 1) * sizeof(seq_t *));
-    if (group == NULL)
+    return 1;
+}
+
+/* Whether every one of items[0..n) has an atom at k, the same. */
+static int shared_atom(seq_t *const *items, size_t n, size_t k)
+{
+    for (size_t x = 0; x < n; x++)
+        if (items[x]->len <= k || items[x]->atoms[k] != items[0]->atoms[k])
+            return 0;
+    return 1;
+}
+
+/* The sequences items[0..n), all equal before offset k: 1 when their siblings at every level
+ * are exclusive. */
+static int check_level(seq_t *const *items, size_t n, size_t k)
+{
+    /* a level where every item goes on with the same atom has nothing to check */
+    while (n > 1 && shared_atom(items, n, k))
+        k++;
+    grouping_t g;
+    if (group_by_atom(items, n, k, &g) != 0)
         return 0;
-    int ok = 1;
-    for (size_t d = 0; d < nd && ok; d++) {
-        size_t m = 0;
-        for (size_t y = 0; y < n; y++)
-            if (items[y]->len > k && items[y]->atoms[k] == distinct[d])
-                group[m++] = items[y];
+    int ok = siblings_exclusive(&g);
+    for (size_t d = 0; d < g.count && ok; d++) {
+        size_t m = g.start[d + 1] - g.start[d];
         if (m > 1)
-            ok = check_level(group, m, k + 1);
+            ok = check_level(g.sorted + g.start[d], m, k + 1);
     }
-    free(group);
+    free(g.sorted);
     return ok;
 }
 
@@ -216,71 +286,59 @@ static void put_atom(strbuf_t *out, uint16_t a)
     }
 }
 
-/* Writes the alternatives items[0..n) from offset k on, as a trie, in PCRE2's order. */
-static void emit_level(strbuf_t *out, seq_t *const *items, size_t n, size_t k)
+static void emit_level(strbuf_t *out, seq_t *const *items, size_t n, size_t k);
+
+/* Writes items[0..n), all longer than k, one alternative per atom at k: the common prefix of
+ * the items with that atom, then their rests. */
+static void emit_part(strbuf_t *out, seq_t *const *items, size_t n, size_t k)
 {
-    seq_t **group = malloc((n ? n : 1) * sizeof(seq_t *));
-    uint8_t *done = calloc(n ? n : 1, 1);
-    if (group == NULL || done == NULL) {
-        free(group);
-        free(done);
+    grouping_t g;
+    if (group_by_atom(items, n, k, &g) != 0) {
         out->failed = 1;
         return;
     }
-    int first = 1;
+    for (size_t d = 0; d < g.count; d++) {
+        seq_t *const *group = g.sorted + g.start[d];
+        size_t m = g.start[d + 1] - g.start[d];
+        if (d > 0)
+            strbuf_putc(out, '|');
+        size_t kk = k;
+        for (;;) {
+            int same = 1;
+            for (size_t x = 0; x < m && same; x++)
+                same = group[x]->len > kk && group[x]->atoms[kk] == group[0]->atoms[kk];
+            if (!same)
+                break;
+            put_atom(out, group[0]->atoms[kk]);
+            kk++;
+        }
+        if (m > 1) {
+            strbuf_append(out, "(?:", 3);
+            emit_level(out, group, m, kk);
+            strbuf_putc(out, ')');
+        }
+    }
+    free(g.sorted);
+}
+
+/* Writes the alternatives items[0..n) from offset k on, as a trie, in PCRE2's order: an item
+ * that ends at k is an empty alternative, a barrier between the parts around it. */
+static void emit_level(strbuf_t *out, seq_t *const *items, size_t n, size_t k)
+{
     size_t i = 0;
     while (i < n) {
-        if (!first)
+        if (i > 0)
             strbuf_putc(out, '|');
-        first = 0;
-        if (items[i]->len <= k) {   /* an empty rest: a barrier */
+        if (items[i]->len <= k) {
             i++;
             continue;
         }
         size_t end = i;
         while (end < n && items[end]->len > k)
             end++;
-        int first_in_part = 1;
-        for (size_t x = i; x < end; x++) {
-            if (done[x])
-                continue;
-            size_t m = 0;
-            for (size_t y = x; y < end; y++)
-                if (!done[y] && items[y]->atoms[k] == items[x]->atoms[k]) {
-                    group[m++] = items[y];
-                    done[y] = 1;
-                }
-            if (!first_in_part)
-                strbuf_putc(out, '|');
-            first_in_part = 0;
-            /* the common prefix of the group, then its rests */
-            size_t kk = k;
-            for (;;) {
-                int same = 1;
-                for (size_t g = 0; g < m && same; g++)
-                    same = group[g]->len > kk && group[g]->atoms[kk] == group[0]->atoms[kk];
-                if (!same)
-                    break;
-                put_atom(out, group[0]->atoms[kk]);
-                kk++;
-            }
-            if (m > 1) {
-                strbuf_append(out, "(?:", 3);
-                seq_t **copy = malloc(m * sizeof(seq_t *));
-                if (copy == NULL) {
-                    out->failed = 1;
-                } else {
-                    memcpy(copy, group, m * sizeof(seq_t *));
-                    emit_level(out, copy, m, kk);
-                    free(copy);
-                }
-                strbuf_putc(out, ')');
-            }
-        }
+        emit_part(out, items + i, end - i, k);
         i = end;
     }
-    free(group);
-    free(done);
 }
 
 typedef struct writer {
@@ -288,6 +346,7 @@ typedef struct writer {
     size_t len;
     int changed;
     int depth;
+    alttrie_memo_t *memo;    /* or NULL */
 } writer_t;
 
 static void rewrite_alts(writer_t *w, size_t *i, strbuf_t *out, int verbatim, int top);
@@ -409,22 +468,130 @@ static void rewrite_branch(writer_t *w, size_t *i, strbuf_t *out, int verbatim)
     *i = k;
 }
 
-typedef struct item {
-    size_t first, count;     /* sequences in the run vector, when plain */
-    size_t src_start, src_end;
-    char *text;              /* rewritten text, when not plain */
-    size_t text_len;
-} item_t;
+/* ---- the memo of alttrie.h: a hash table from a run's source text to what it became ---- */
 
-/* Writes a run of plain branches (items[a..b)) as a trie, or as they were. */
-static void emit_run(writer_t *w, strbuf_t *out, const item_t *items, size_t a, size_t b,
-                     seq_vec_t *seqs, int whole)
+typedef struct memo_entry {
+    char *source;            /* the run as written (malloc'd); NULL: a free slot */
+    size_t source_len;
+    int whole;
+    int trie;                /* it made a trie, text; else it is copied as it is */
+    char *text;              /* malloc'd */
+    size_t text_len;
+} memo_entry_t;
+
+struct alttrie_memo {
+    memo_entry_t *slots;
+    size_t cap, count;       /* cap: a power of two */
+};
+
+alttrie_memo_t *alttrie_memo_new(void)
 {
-    size_t first = items[a].first, n = items[b - 1].first + items[b - 1].count - first;
+    return calloc(1, sizeof(alttrie_memo_t));
+}
+
+void alttrie_memo_destroy(alttrie_memo_t **memo)
+{
+    if (memo == NULL || *memo == NULL)
+        return;
+    for (size_t k = 0; k < (*memo)->cap; k++) {
+        free((*memo)->slots[k].source);
+        free((*memo)->slots[k].text);
+    }
+    free((*memo)->slots);
+    free(*memo);
+    *memo = NULL;
+}
+
+static size_t memo_hash(const char *s, size_t len, int whole)
+{
+    uint64_t h = 14695981039346656037u ^ (uint64_t)whole;
+    for (size_t k = 0; k < len; k++)
+        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot of (source, whole) in slots[0..cap), or the free slot where it would go. */
+static memo_entry_t *memo_slot(memo_entry_t *slots, size_t cap, const char *source, size_t len,
+                               int whole)
+{
+    size_t h = memo_hash(source, len, whole) & (cap - 1);
+    for (;; h = (h + 1) & (cap - 1)) {
+        memo_entry_t *e = &slots[h];
+        if (e->source == NULL || (e->source_len == len && e->whole == whole &&
+                                  memcmp(e->source, source, len) == 0))
+            return e;
+    }
+}
+
+static const memo_entry_t *memo_find(const alttrie_memo_t *memo, const char *source, size_t len,
+                                     int whole)
+{
+    if (memo == NULL || memo->count == 0)
+        return NULL;
+    const memo_entry_t *e = memo_slot(memo->slots, memo->cap, source, len, whole);
+    return e->source ? e : NULL;
+}
+
+/* Keeps the table at most half full; -1 out of memory. */
+static int memo_grow(alttrie_memo_t *memo)
+{
+    if (2 * (memo->count + 1) <= memo->cap)
+        return 0;
+    size_t cap = memo->cap ? 2 * memo->cap : 64;
+    memo_entry_t *slots = calloc(cap, sizeof(memo_entry_t));
+    if (slots == NULL)
+        return -1;
+    for (size_t k = 0; k < memo->cap; k++)
+        if (memo->slots[k].source != NULL) {
+            const memo_entry_t *e = &memo->slots[k];
+            *memo_slot(slots, cap, e->source, e->source_len, e->whole) = *e;
+        }
+    free(memo->slots);
+    memo->slots = slots;
+    memo->cap = cap;
+    return 0;
+}
+
+/* Remembers what the run source[0..len) became; nothing when memory runs out. */
+static void memo_put(alttrie_memo_t *memo, const char *source, size_t len, int whole, int trie,
+                     const char *text, size_t text_len)
+{
+    if (memo == NULL || memo_grow(memo) != 0)
+        return;
+    char *s = malloc(len ? len : 1), *t = malloc(text_len ? text_len : 1);
+    if (s == NULL || t == NULL) {
+        free(s);
+        free(t);
+        return;
+    }
+    memcpy(s, source, len);
+    memcpy(t, text, text_len);
+    memo_entry_t *e = memo_slot(memo->slots, memo->cap, source, len, whole);
+    *e = (memo_entry_t){s, len, whole, trie, t, text_len};
+    memo->count++;
+}
+
+/* The plain branches read since the last branch written: their word sequences and where
+ * they are in the pattern (to copy them as they are when they do not make a trie). */
+typedef struct run {
+    seq_vec_t seqs;
+    size_t branches;
+    size_t src_start, src_end;
+} run_t;
+
+/* Writes the run's sequences as a trie, in (?:...) unless whole; 0 when they do not make one
+ * (then nothing is written). */
+static int write_trie(strbuf_t *out, const run_t *run, int whole)
+{
+    size_t n = run->seqs.count;
     seq_t **ptrs = malloc((n ? n : 1) * sizeof(seq_t *));
-    int ok = ptrs != NULL && n >= RUN_MIN;
+    if (ptrs == NULL) {
+        out->failed = 1;
+        return 0;
+    }
+    int ok = n >= RUN_MIN;
     for (size_t k = 0; ok && k < n; k++)
-        ptrs[k] = &seqs->items[first + k];
+        ptrs[k] = &run->seqs.items[k];
     if (ok)
         ok = check_level(ptrs, n, 0);
     if (ok) {
@@ -433,87 +600,77 @@ static void emit_run(writer_t *w, strbuf_t *out, const item_t *items, size_t a, 
         emit_level(out, ptrs, n, 0);
         if (!whole)
             strbuf_putc(out, ')');
-        w->changed = 1;
-    } else {
-        for (size_t k = a; k < b; k++) {
-            if (k > a)
-                strbuf_putc(out, '|');
-            strbuf_append(out, w->p + items[k].src_start, items[k].src_end - items[k].src_start);
-        }
     }
     free(ptrs);
+    return ok;
+}
+
+/* Writes the run (after a '|' when branches were written before it) as a trie, or as it was,
+ * and empties it; whole: the run is the whole group, whose own parentheses hold the trie.  A
+ * run met before (the same macro in another place or pattern) is written from the memo. */
+static void flush_run(writer_t *w, strbuf_t *out, run_t *run, size_t *written, int whole)
+{
+    if (run->branches == 0)
+        return;
+    if (*written > 0)
+        strbuf_putc(out, '|');
+    const char *source = w->p + run->src_start;
+    size_t source_len = run->src_end - run->src_start;
+    const memo_entry_t *known = memo_find(w->memo, source, source_len, whole);
+    int trie;
+    if (known != NULL) {
+        trie = known->trie;
+        strbuf_append(out, known->text, known->text_len);
+    } else {
+        size_t at = out->len;
+        trie = write_trie(out, run, whole);
+        if (!trie)
+            strbuf_append(out, source, source_len);
+        if (!strbuf_failed(out) && !run->seqs.nomem)
+            memo_put(w->memo, source, source_len, whole, trie, out->data + at, out->len - at);
+    }
+    w->changed |= trie;
+    *written += run->branches;
+    run->branches = 0;
+    run->seqs.count = 0;
 }
 
 /* Reads the branches of a group from p[*i] through its ')' (or the end, at the top) and
- * writes them, runs of plain branches as tries unless verbatim. */
+ * writes them, runs of plain branches as tries unless verbatim.  A branch that is not plain
+ * is written as soon as it is read, straight into out. */
 static void rewrite_alts(writer_t *w, size_t *i, strbuf_t *out, int verbatim, int top)
 {
-    item_t *items = NULL;
-    size_t count = 0, cap = 0;
-    seq_vec_t seqs = {NULL, 0, 0, 0};
+    run_t run = {{NULL, 0, 0, 0}, 0, 0, 0};
+    size_t written = 0;
     size_t k = *i;
     if (++w->depth > 100)
         verbatim = 1;
     for (;;) {
-        if (count == cap) {
-            cap = cap ? 2 * cap : 16;
-            item_t *grown = realloc(items, cap * sizeof(item_t));
-            if (grown == NULL) {
-                out->failed = 1;
-                break;
-            }
-            items = grown;
-        }
-        item_t *it = &items[count++];
-        memset(it, 0, sizeof(*it));
-        it->src_start = k;
+        size_t start = k;
         seq_t variants[VARIANTS_MAX];
         size_t nv = verbatim ? 0 : read_plain_branch(w->p, w->len, &k, variants);
         if (nv > 0) {
-            it->first = seqs.count;
+            if (run.branches++ == 0)
+                run.src_start = start;
+            run.src_end = k;
             for (size_t v = 0; v < nv; v++)
-                push_seq(&seqs, &variants[v]);
-            it->count = nv;
+                push_seq(&run.seqs, &variants[v]);
         } else {
-            strbuf_t sb;
-            strbuf_init(&sb);
-            rewrite_branch(w, &k, &sb, verbatim);
-            if (strbuf_failed(&sb))
-                out->failed = 1;
-            it->text_len = sb.len;
-            it->text = strbuf_take(&sb);
+            flush_run(w, out, &run, &written, 0);
+            if (written++ > 0)
+                strbuf_putc(out, '|');
+            rewrite_branch(w, &k, out, verbatim);
         }
-        it->src_end = k;
         if (k < w->len && w->p[k] == '|') {
             k++;
             continue;
         }
         break;
     }
-    if (seqs.nomem)
+    flush_run(w, out, &run, &written, written == 0 && !top);
+    if (run.seqs.nomem)
         out->failed = 1;
-    /* write: runs of plain items as tries, the others as rewritten */
-    for (size_t a = 0; a < count;) {
-        if (a > 0)
-            strbuf_putc(out, '|');
-        if (items[a].text_len || items[a].text || items[a].count == 0) {
-            if (items[a].text)
-                strbuf_append(out, items[a].text, items[a].text_len);
-            else
-                strbuf_append(out, w->p + items[a].src_start, items[a].src_end - items[a].src_start);
-            a++;
-            continue;
-        }
-        size_t b = a;
-        while (b < count && items[b].count > 0 && items[b].text == NULL)
-            b++;
-        emit_run(w, out, items, a, b, &seqs, a == 0 && b == count && !top);
-        a = b;
-    }
-    for (size_t a = 0; a < count; a++)
-        free(items[a].text);
-    free(items);
-    free(seqs.items);
+    free(run.seqs.items);
     w->depth--;
     if (!top && k < w->len && w->p[k] == ')') {
         strbuf_putc(out, ')');
@@ -524,7 +681,12 @@ static void rewrite_alts(writer_t *w, size_t *i, strbuf_t *out, int verbatim, in
 
 char *alttrie_rewrite(const char *pattern, size_t len, size_t *out_len)
 {
-    writer_t w = {pattern, len, 0, 0};
+    return alttrie_rewrite_with(NULL, pattern, len, out_len);
+}
+
+char *alttrie_rewrite_with(alttrie_memo_t *memo, const char *pattern, size_t len, size_t *out_len)
+{
+    writer_t w = {pattern, len, 0, 0, memo};
     strbuf_t out;
     strbuf_init(&out);
     size_t i = 0;

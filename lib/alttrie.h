@@ -20,4 +20,17 @@
  */
 char *alttrie_rewrite(const char *pattern, size_t len, size_t *out_len);
 
+/*
+ * What the runs of words met so far became.  The patterns of a rule set repeat the same word
+ * lists (a macro used in many rules), and working out a list's trie is most of the rewrite's
+ * cost: with a memo each list is worked out once.  Not thread-safe: one memo per thread.
+ * alttrie_memo_new() returns NULL without memory; alttrie_memo_destroy() takes NULL too.
+ */
+typedef struct alttrie_memo alttrie_memo_t;
+alttrie_memo_t *alttrie_memo_new(void);
+void alttrie_memo_destroy(alttrie_memo_t **memo);
+
+/* alttrie_rewrite() remembering in memo (or not, when NULL); the result is the same. */
+char *alttrie_rewrite_with(alttrie_memo_t *memo, const char *pattern, size_t len, size_t *out_len);
+
 #endif

@@ -12,14 +12,13 @@
  *
  * Expansion and the checks after compiling run in rule order; the PCRE2 compiles in between
  * (with the word-list rewrite of alttrie.h, the prefilter analyses and JIT) run on one thread
- * per processor, since they are most of the load time.
+ * per processor, since they are most of the load time, each as soon as its pattern is expanded.
  */
 #include "alttrie.h"
 #include "prefilter.h"
 #include "rules_load.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,11 +430,31 @@ typedef struct compile_job {
     expander_t ex;                 /* the expansion, with its source map for errors */
     char *fast;                    /* the expansion with its word lists as tries, or NULL */
     size_t fast_len;
+    size_t text_len;               /* the expansion's length, kept when its text is freed */
     int ok;                        /* expansion succeeded: compile it */
     int err;                       /* PCRE2 error code when rule->code stays NULL */
     PCRE2_SIZE off;
     prefilter_set_t *words;        /* what every match contains (gate.h), or NULL */
 } compile_job_t;
+
+/* What a compile thread remembers from one pattern to the next: the word lists and groups that
+ * macros repeat (alttrie.h, prefilter.h).  Either may be NULL (then it is worked out again). */
+typedef struct compile_memo {
+    alttrie_memo_t *tries;
+    prefilter_memo_t *sets;
+} compile_memo_t;
+
+static void compile_memo_init(compile_memo_t *memo)
+{
+    memo->tries = alttrie_memo_new();
+    memo->sets = prefilter_memo_new();
+}
+
+static void compile_memo_free(compile_memo_t *memo)
+{
+    alttrie_memo_destroy(&memo->tries);
+    prefilter_memo_destroy(&memo->sets);
+}
 
 static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 {
@@ -453,13 +472,14 @@ static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 
 /* The words one of which every match contains, for the gate, and whether a match stays on one
  * line. */
-static void add_gate_words(compile_job_t *job, const char *text, size_t len)
+static void add_gate_words(compile_job_t *job, const char *text, size_t len,
+                           prefilter_memo_t *memo)
 {
     rule_t *rule = job->rule;
     rule->single_line = !prefilter_may_cross_lines(text, len);
     rule->gate_caseless = rule->caseless || strstr(text, "(?i") != NULL;
     job->words = malloc(sizeof(*job->words));
-    if (job->words != NULL && !prefilter_required_set(text, len, job->words)) {
+    if (job->words != NULL && !prefilter_required_set_with(memo, text, len, job->words)) {
         free(job->words);
         job->words = NULL;
     }
@@ -467,7 +487,7 @@ static void add_gate_words(compile_job_t *job, const char *text, size_t len)
 
 /* The PCRE2 part: the tried form when it compiles, else the pattern as written (whose error
  * offsets point into the rule file); then the prefilter, the anchored copy and JIT. */
-static void compile_job(compile_job_t *job)
+static void compile_job(compile_job_t *job, compile_memo_t *memo)
 {
     rule_t *rule = job->rule;
     /* the search form may be held to one line of the text (pcre2_set_offset_limit, gate.h) */
@@ -475,7 +495,7 @@ static void compile_job(compile_job_t *job)
     const char *text = job->ex.out.data ? job->ex.out.data : "";
     size_t text_len = job->ex.out.len;
     job->fast_len = text_len;
-    job->fast = alttrie_rewrite(text, text_len, &job->fast_len);
+    job->fast = alttrie_rewrite_with(memo->tries, text, text_len, &job->fast_len);
     if (job->fast != NULL) {
         rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len,
                                    opts | PCRE2_USE_OFFSET_LIMIT, &job->err, &job->off, NULL);
@@ -490,7 +510,7 @@ static void compile_job(compile_job_t *job)
     if (rule->code == NULL)
         return;
     add_prefilter(rule, text, text_len, opts);
-    add_gate_words(job, text, text_len);
+    add_gate_words(job, text, text_len, memo->sets);
     /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
     if (rule->anchored == NULL)
         rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
@@ -500,7 +520,7 @@ static void report_compile_error(loader_t *L, pending_pattern_t *pp, compile_job
 {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(job->err, msg, sizeof(msg));
-    size_t off = job->off > job->ex.out.len ? job->ex.out.len : job->off;
+    size_t off = job->off > job->text_len ? job->text_len : job->off;
     uint32_t line = job->ex.lines ? job->ex.lines[off] : pp->lines[0];
     uint32_t col = job->ex.cols ? job->ex.cols[off] : pp->cols[0];
     const char *name = job->rule->name;
@@ -509,7 +529,7 @@ static void report_compile_error(loader_t *L, pending_pattern_t *pp, compile_job
                      "the pattern of %s does not compile: %s (its compiled form passes "
                      "PCRE2's 64 KB limit: a group repeated {n,m} is copied m times and a "
                      "@MACRO at every use; %zu bytes after macro expansion)", name,
-                     (const char *)msg, job->ex.out.len);
+                     (const char *)msg, job->text_len);
     else
         loader_error(L, pp->file, line, col, "the pattern of %s does not compile: %s", name,
                      (const char *)msg);
@@ -559,46 +579,122 @@ static void free_job_text(compile_job_t *job)
     job->ex.lines = job->ex.cols = NULL;
 }
 
-/* The compile threads take jobs from a shared counter, so a slow pattern does not hold up
- * the others. */
+/* Compiles an expanded job and frees its texts at once; the source map stays only when the
+ * pattern did not compile (report_compile_error() needs it).  memo: the calling thread's. */
+static void run_job(compile_job_t *job, compile_memo_t *memo)
+{
+    if (!job->ok)
+        return;
+    compile_job(job, memo);
+    job->text_len = job->ex.out.len;
+    if (job->rule->code != NULL) {
+        free_job_text(job);
+        return;
+    }
+    free(job->fast);
+    job->fast = NULL;
+    strbuf_free(&job->ex.out);
+}
+
+/*
+ * The loader's thread expands the jobs in rule order (expansion touches the loader) while the
+ * compile threads take each job as soon as it is expanded: no processor waits for the others
+ * between groups of jobs.  Expanding is much faster than compiling, so the loader's thread
+ * compiles too whenever COMPILE_AHEAD expanded jobs wait, which bounds the expansions (with a
+ * source position per byte, several times the pattern's size) held at once.
+ */
+#define COMPILE_AHEAD 48
+
 typedef struct compile_pool {
     compile_job_t *jobs;
     size_t count;
-    atomic_size_t next;
+    size_t expanded;               /* jobs[0..expanded) may be compiled */
+    size_t next;                   /* the next job to compile */
+    pthread_mutex_t lock;          /* guards expanded and next */
+    pthread_cond_t more;           /* expanded grew */
 } compile_pool_t;
 
+/* The index of the next expanded job, now taken; count when there is none.  With wait set, it
+ * waits for the loader's thread while jobs remain to be expanded. */
+static size_t take_job(compile_pool_t *pool, int wait)
+{
+    pthread_mutex_lock(&pool->lock);
+    while (wait && pool->next == pool->expanded && pool->expanded < pool->count)
+        pthread_cond_wait(&pool->more, &pool->lock);
+    size_t k = pool->next < pool->expanded ? pool->next++ : pool->count;
+    pthread_mutex_unlock(&pool->lock);
+    return k;
+}
+
+/* Makes jobs[0..expanded) available; returns how many of them wait to be taken. */
+static size_t publish(compile_pool_t *pool, size_t expanded)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->expanded = expanded;
+    size_t waiting = pool->expanded - pool->next;
+    pthread_cond_broadcast(&pool->more);
+    pthread_mutex_unlock(&pool->lock);
+    return waiting;
+}
+
+/* Compiles jobs until none is left to take. */
+static void compile_until_done(compile_pool_t *pool, compile_memo_t *memo)
+{
+    for (size_t k; (k = take_job(pool, 1)) < pool->count;)
+        run_job(&pool->jobs[k], memo);
+}
+
+/* A compile thread, with its own memo. */
 static void *compile_worker(void *arg)
 {
-    compile_pool_t *pool = arg;
-    for (;;) {
-        size_t k = atomic_fetch_add(&pool->next, 1);
-        if (k >= pool->count)
-            return NULL;
-        if (pool->jobs[k].ok)
-            compile_job(&pool->jobs[k]);
-    }
+    compile_memo_t memo;
+    compile_memo_init(&memo);
+    compile_until_done(arg, &memo);
+    compile_memo_free(&memo);
+    return NULL;
 }
 
 #define COMPILE_MAX_THREADS 8
 
-/* Runs every job on as many threads as the machine has processors (up to 8); the calling
- * thread is one of them, and if no thread can be started it does all the work. */
-static void compile_parallel(compile_job_t *jobs, size_t count)
+/* Starts a compile thread per further processor (up to 8 in all with the loader's thread),
+ * as many as can be started; returns their number. */
+static size_t start_workers(compile_pool_t *pool, pthread_t *threads)
 {
-    compile_pool_t pool = {jobs, count, 0};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t extra = cpus > 1 ? (size_t)cpus - 1 : 0;
     if (extra > COMPILE_MAX_THREADS - 1)
         extra = COMPILE_MAX_THREADS - 1;
-    if (extra > count / 8)
-        extra = count / 8;   /* a handful of patterns is not worth a thread */
-    pthread_t threads[COMPILE_MAX_THREADS];
+    if (extra > pool->count / 8)
+        extra = pool->count / 8;   /* a handful of patterns is not worth a thread */
     size_t started = 0;
-    while (started < extra && pthread_create(&threads[started], NULL, compile_worker, &pool) == 0)
+    while (started < extra && pthread_create(&threads[started], NULL, compile_worker, pool) == 0)
         started++;
-    compile_worker(&pool);
+    return started;
+}
+
+/* Expands every job and compiles them all, on the compile threads and this one. */
+static void compile_jobs(loader_t *L, compile_job_t *jobs, size_t n)
+{
+    compile_pool_t pool = {jobs, n, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    pthread_t threads[COMPILE_MAX_THREADS];
+    size_t started = start_workers(&pool, threads);
+    compile_memo_t memo;
+    compile_memo_init(&memo);
+    for (size_t k = 0; k < n; k++) {
+        if (!L->nomem)
+            expand_job(L, &L->pending[k], &jobs[k]);
+        if (publish(&pool, k + 1) < COMPILE_AHEAD)
+            continue;
+        size_t j = take_job(&pool, 0);
+        if (j < n)
+            run_job(&jobs[j], &memo);
+    }
+    compile_until_done(&pool, &memo);
+    compile_memo_free(&memo);
     for (size_t t = 0; t < started; t++)
         pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    pthread_cond_destroy(&pool.more);
 }
 
 /* Checks the type names that test lines use, now that every rule is known. */
@@ -637,10 +733,6 @@ static void build_gate(loader_t *L, compile_job_t *jobs, size_t n)
     free(sets);
 }
 
-/* Patterns go through pass two this many at a time, so that the expansions (with a source
- * position per byte, several times the pattern's size) of the whole set are never all in memory. */
-#define COMPILE_BATCH 48
-
 void pattern_compile_all(loader_t *L)
 {
     size_t n = L->pending_count;
@@ -649,24 +741,16 @@ void pattern_compile_all(loader_t *L)
         L->nomem = 1;
         return;
     }
-    for (size_t start = 0; start < n && !L->nomem; start += COMPILE_BATCH) {
-        size_t end = start + COMPILE_BATCH < n ? start + COMPILE_BATCH : n;
-        for (size_t k = start; k < end && !L->nomem; k++)
-            expand_job(L, &L->pending[k], &jobs[k]);
+    compile_jobs(L, jobs, n);
+    for (size_t k = 0; k < n; k++) {
         if (!L->nomem)
-            compile_parallel(jobs + start, end - start);
-        for (size_t k = start; k < end; k++) {
-            if (!L->nomem)
-                finish_job(L, &L->pending[k], &jobs[k]);
-            free_job_text(&jobs[k]);
-        }
+            finish_job(L, &L->pending[k], &jobs[k]);
+        free_job_text(&jobs[k]);
     }
     if (!L->nomem && L->error_count == 0)
         build_gate(L, jobs, n);
-    for (size_t k = 0; k < n; k++) {
-        free_job_text(&jobs[k]);
+    for (size_t k = 0; k < n; k++)
         free(jobs[k].words);
-    }
     free(jobs);
     check_test_names(L);
 }

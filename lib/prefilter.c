@@ -26,6 +26,9 @@ typedef struct reader {
     int depth;
     void **frames;               /* required sets: one scratch frame per group depth, reused */
     int frame_count;
+    int max_depth;               /* required sets: the deepest depth reached so far */
+    prefilter_memo_t *memo;      /* required sets: groups met before, or NULL */
+    const uint32_t *close;       /* with memo: for each '(', the index past its ')', or 0 */
 } reader_t;
 
 static void add(uint8_t *bm, unsigned b)
@@ -334,29 +337,42 @@ static void read_class(reader_t *r, uint8_t *bm)
     r->i = end;
 }
 
+/* Whether a byte means something to skip_group(); lookarounds hold most of a pattern's text
+ * (whole macros), and most of it is letters and classes it only steps over. */
+static int group_syntax(unsigned char c)
+{
+    return c == '\\' || c == '[' || c == ']' || c == '(' || c == ')';
+}
+
 /* Skips a balanced group body up to and including its ')', honouring escapes and classes. */
 static void skip_group(reader_t *r)
 {
+    const char *p = r->p;
+    size_t i = r->i, len = r->len;
     int depth = 1, in_class = 0;
-    while (r->i < r->len) {
-        char c = r->p[r->i++];
-        if (c == '\\') {
-            r->i++;
+    while (i < len) {
+        char c = p[i++];
+        if (!group_syntax((unsigned char)c)) {
+            continue;
+        } else if (c == '\\') {
+            i++;
         } else if (in_class) {
             if (c == ']')
                 in_class = 0;
         } else if (c == '[') {
             in_class = 1;
-            if (peek(r, 0) == '^')
-                r->i++;
-            if (peek(r, 0) == ']')
-                r->i++;
+            if (i < len && p[i] == '^')
+                i++;
+            if (i < len && p[i] == ']')
+                i++;
         } else if (c == '(') {
             depth++;
         } else if (c == ')' && --depth == 0) {
+            r->i = i;
             return;
         }
     }
+    r->i = i;
     give_up_hard(r);
 }
 
@@ -1128,6 +1144,7 @@ int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *tex
 
 typedef struct lset {
     int n;                                 /* strings held; -1: none known */
+    uint32_t key[PREFILTER_SET_MAX];       /* lset_key() of each string */
     uint8_t len[PREFILTER_SET_MAX];
     char s[PREFILTER_SET_MAX][PREFILTER_SET_LEN];
 } lset_t;
@@ -1142,50 +1159,141 @@ static void lset_none(lset_t *x)
     x->n = -1;
 }
 
+/* A hash (FNV-1a) of a string's bytes, go on from the key of what comes before them: sets are
+ * united and multiplied often, and most strings looked for are not there, which comparing keys
+ * and lengths settles without a memcmp.  A product's key goes on from its first part's. */
+#define LSET_KEY_EMPTY 2166136261u
+
+static uint32_t lset_key_more(uint32_t key, const char *s, size_t len)
+{
+    for (size_t k = 0; k < len; k++)
+        key = (key ^ (unsigned char)s[k]) * 16777619u;
+    return key;
+}
+
+static uint32_t lset_key(const char *s, size_t len)
+{
+    return lset_key_more(LSET_KEY_EMPTY, s, len);
+}
+
 /* The set {""}: nothing known, but nothing wrong with multiplying by it. */
 static void lset_empty(lset_t *x)
 {
     x->n = 1;
     x->len[0] = 0;
+    x->key[0] = LSET_KEY_EMPTY;
 }
 
 static void lset_copy(lset_t *to, const lset_t *from)
 {
     to->n = from->n;
-    for (int k = 0; k < from->n; k++) {
-        to->len[k] = from->len[k];
-        memcpy(to->s[k], from->s[k], from->len[k]);
-    }
+    if (from->n <= 0)
+        return;
+    size_t n = (size_t)from->n;
+    memcpy(to->key, from->key, n * sizeof(from->key[0]));
+    memcpy(to->len, from->len, n);
+    /* whole slots in one copy: cheaper than a copy per string (bytes past a string's length
+     * are never read) */
+    memcpy(to->s, from->s, n * PREFILTER_SET_LEN);
 }
 
-static int lset_has(const lset_t *x, const char *s, size_t len)
+static int lset_has(const lset_t *x, const char *s, size_t len, uint32_t key)
 {
     for (int k = 0; k < x->n; k++)
-        if (x->len[k] == len && memcmp(x->s[k], s, len) == 0)
+        if (x->key[k] == key && x->len[k] == len && memcmp(x->s[k], s, len) == 0)
             return 1;
     return 0;
 }
 
-/* Adds s to x; none known (-1) when the set would grow too large. */
-static void lset_add(lset_t *x, const char *s, size_t len)
+/* Adds s (whose lset_key() is key) to x; none known (-1) when the set would grow too large. */
+static void lset_add_keyed(lset_t *x, const char *s, size_t len, uint32_t key)
 {
-    if (x->n < 0 || lset_has(x, s, len))
+    if (x->n < 0 || lset_has(x, s, len, key))
         return;
     if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
         x->n = -1;
         return;
     }
+    x->key[x->n] = key;
     x->len[x->n] = (uint8_t)len;
     memcpy(x->s[x->n], s, len);
     x->n++;
+}
+
+/* Adds s (whose lset_key() is key), known not to be in x, which has room for it. */
+static void lset_append(lset_t *x, const char *s, size_t len, uint32_t key)
+{
+    x->key[x->n] = key;
+    x->len[x->n] = (uint8_t)len;
+    memcpy(x->s[x->n], s, len);
+    x->n++;
+}
+
+static void lset_add(lset_t *x, const char *s, size_t len)
+{
+    lset_add_keyed(x, s, len, lset_key(s, len));
+}
+
+/* A hash index of a set's strings for the big unions and products (a word list's tries), which
+ * a search of the whole set per string added would make quadratic. */
+#define LINDEX_SLOTS 1024                  /* a power of two, four times PREFILTER_SET_MAX */
+#define LINDEX_MIN_PAIRS 128               /* smaller unions and products search the set */
+
+typedef struct lindex {
+    uint16_t slot[LINDEX_SLOTS];           /* position in the set + 1; 0: free */
+} lindex_t;
+
+/* The slot holding s in x, or the free slot where it would go. */
+static uint16_t *lindex_find(lindex_t *ix, const lset_t *x, const char *s, size_t len,
+                             uint32_t key)
+{
+    size_t h = (key * 2654435761u) >> 22;
+    for (;; h = (h + 1) & (LINDEX_SLOTS - 1)) {
+        uint16_t at = ix->slot[h];
+        if (at == 0 || (x->key[at - 1] == key && x->len[at - 1] == len &&
+                        memcmp(x->s[at - 1], s, len) == 0))
+            return &ix->slot[h];
+    }
+}
+
+static void lindex_build(lindex_t *ix, const lset_t *x)
+{
+    memset(ix->slot, 0, sizeof(ix->slot));
+    for (int k = 0; k < x->n; k++)
+        *lindex_find(ix, x, x->s[k], x->len[k], x->key[k]) = (uint16_t)(k + 1);
+}
+
+/* lset_add_keyed() through x's index, which it keeps up to date. */
+static void lset_add_indexed(lset_t *x, lindex_t *ix, const char *s, size_t len, uint32_t key)
+{
+    if (x->n < 0)
+        return;
+    uint16_t *slot = lindex_find(ix, x, s, len, key);
+    if (*slot != 0)
+        return;
+    if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
+        x->n = -1;
+        return;
+    }
+    x->key[x->n] = key;
+    x->len[x->n] = (uint8_t)len;
+    memcpy(x->s[x->n], s, len);
+    *slot = (uint16_t)++x->n;
 }
 
 static void lset_unite(lset_t *x, const lset_t *y)
 {
     if (y->n < 0)
         x->n = -1;
+    if (x->n > 0 && y->n > 0 && x->n * y->n >= LINDEX_MIN_PAIRS) {
+        lindex_t ix;
+        lindex_build(&ix, x);
+        for (int k = 0; k < y->n && x->n >= 0; k++)
+            lset_add_indexed(x, &ix, y->s[k], y->len[k], y->key[k]);
+        return;
+    }
     for (int k = 0; k < y->n && x->n >= 0; k++)
-        lset_add(x, y->s[k], y->len[k]);
+        lset_add_keyed(x, y->s[k], y->len[k], y->key[k]);
 }
 
 /* out := x followed by y (every pair); none known when a string or the set grows too large. */
@@ -1196,6 +1304,13 @@ static void lset_times(lset_t *out, const lset_t *x, const lset_t *y)
         out->n = -1;
         return;
     }
+    /* with one string on either side the products differ as the strings of the other side
+     * do: nothing to look for (a word's characters, one after the other) */
+    int distinct = x->n == 1 || y->n == 1;
+    lindex_t ix;
+    int indexed = !distinct && x->n * y->n >= LINDEX_MIN_PAIRS;
+    if (indexed)
+        lindex_build(&ix, out);
     for (int a = 0; a < x->n && out->n >= 0; a++)
         for (int b = 0; b < y->n && out->n >= 0; b++) {
             size_t len = (size_t)x->len[a] + y->len[b];
@@ -1206,7 +1321,13 @@ static void lset_times(lset_t *out, const lset_t *x, const lset_t *y)
             char buf[PREFILTER_SET_LEN];
             memcpy(buf, x->s[a], x->len[a]);
             memcpy(buf + x->len[a], y->s[b], y->len[b]);
-            lset_add(out, buf, len);
+            uint32_t key = lset_key_more(x->key[a], y->s[b], y->len[b]);
+            if (distinct)
+                lset_append(out, buf, len, key);
+            else if (indexed)
+                lset_add_indexed(out, &ix, buf, len, key);
+            else
+                lset_add_keyed(out, buf, len, key);
         }
 }
 
@@ -1352,6 +1473,194 @@ static void read_set_group(reader_t *r, lnode_t *out)
         read_set_alternatives(r, out);
 }
 
+/*
+ * The memo of prefilter.h.  What read_set_group() makes of a group is a function of the group's
+ * text, of whether the reader had given up on first bytes before it (read_set_item() then takes
+ * no class as a literal), and of the depth (past 200 it gives up): every macro used in many
+ * rules comes back as the same group text.  An entry keeps the text from after the '(' through
+ * the ')', and the node packed (lset counts, then each string's length and bytes).
+ */
+typedef struct set_memo_entry {
+    char *source;                /* malloc'd; NULL: a free slot */
+    size_t len;
+    int gave_up_in, gave_up_out;
+    int depth;                   /* the levels of groups it went down */
+    uint8_t *node;               /* malloc'd, packed */
+} set_memo_entry_t;
+
+struct prefilter_memo {
+    set_memo_entry_t *slots;
+    size_t cap, count;           /* cap: a power of two */
+};
+
+/* Groups shorter than this are read again: the memo would cost what they do. */
+#define SET_MEMO_MIN 48
+
+prefilter_memo_t *prefilter_memo_new(void)
+{
+    return calloc(1, sizeof(prefilter_memo_t));
+}
+
+void prefilter_memo_destroy(prefilter_memo_t **memo)
+{
+    if (memo == NULL || *memo == NULL)
+        return;
+    for (size_t k = 0; k < (*memo)->cap; k++) {
+        free((*memo)->slots[k].source);
+        free((*memo)->slots[k].node);
+    }
+    free((*memo)->slots);
+    free(*memo);
+    *memo = NULL;
+}
+
+/* A hash of a group's length, its first and last bytes (a full comparison settles a match). */
+static size_t set_memo_hash(const char *s, size_t len, int gave_up)
+{
+    size_t edge = len < 32 ? len : 32;
+    uint64_t h = 14695981039346656037u ^ (uint64_t)len ^ (uint64_t)gave_up << 40;
+    for (size_t k = 0; k < edge; k++)
+        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
+    for (size_t k = len - edge; k < len; k++)
+        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static set_memo_entry_t *set_memo_slot(set_memo_entry_t *slots, size_t cap, const char *s,
+                                       size_t len, int gave_up)
+{
+    size_t h = set_memo_hash(s, len, gave_up) & (cap - 1);
+    for (;; h = (h + 1) & (cap - 1)) {
+        set_memo_entry_t *e = &slots[h];
+        if (e->source == NULL || (e->len == len && e->gave_up_in == gave_up &&
+                                  memcmp(e->source, s, len) == 0))
+            return e;
+    }
+}
+
+/* Keeps the table at most half full; -1 out of memory. */
+static int set_memo_grow(prefilter_memo_t *memo)
+{
+    if (2 * (memo->count + 1) <= memo->cap)
+        return 0;
+    size_t cap = memo->cap ? 2 * memo->cap : 256;
+    set_memo_entry_t *slots = calloc(cap, sizeof(set_memo_entry_t));
+    if (slots == NULL)
+        return -1;
+    for (size_t k = 0; k < memo->cap; k++) {
+        const set_memo_entry_t *e = &memo->slots[k];
+        if (e->source != NULL)
+            *set_memo_slot(slots, cap, e->source, e->len, e->gave_up_in) = *e;
+    }
+    free(memo->slots);
+    memo->slots = slots;
+    memo->cap = cap;
+    return 0;
+}
+
+static size_t lset_packed_size(const lset_t *x)
+{
+    size_t n = sizeof(int32_t);
+    for (int k = 0; k < x->n; k++)
+        n += 1 + x->len[k];
+    return n;
+}
+
+static uint8_t *lset_pack(uint8_t *at, const lset_t *x)
+{
+    int32_t n = x->n;
+    memcpy(at, &n, sizeof(n));
+    at += sizeof(n);
+    for (int k = 0; k < x->n; k++) {
+        *at++ = x->len[k];
+        memcpy(at, x->s[k], x->len[k]);
+        at += x->len[k];
+    }
+    return at;
+}
+
+static const uint8_t *lset_unpack(const uint8_t *at, lset_t *x)
+{
+    int32_t n;
+    memcpy(&n, at, sizeof(n));
+    at += sizeof(n);
+    x->n = n;
+    for (int k = 0; k < n; k++) {
+        x->len[k] = *at++;
+        memcpy(x->s[k], at, x->len[k]);
+        x->key[k] = lset_key(x->s[k], x->len[k]);
+        at += x->len[k];
+    }
+    return at;
+}
+
+/* Remembers what the group source[0..len) made; nothing when memory runs out. */
+static void set_memo_put(prefilter_memo_t *memo, const char *source, size_t len, int gave_up_in,
+                         int gave_up_out, int depth, const lnode_t *node)
+{
+    if (set_memo_grow(memo) != 0)
+        return;
+    set_memo_entry_t *e = set_memo_slot(memo->slots, memo->cap, source, len, gave_up_in);
+    if (e->source != NULL)
+        return;   /* known, but it was met too deep down to be used */
+    const lset_t *sets[4] = {&node->exact, &node->prefix, &node->suffix, &node->req};
+    size_t size = 0;
+    for (int k = 0; k < 4; k++)
+        size += lset_packed_size(sets[k]);
+    char *copy = malloc(len);
+    uint8_t *packed = malloc(size);
+    if (copy == NULL || packed == NULL) {
+        free(copy);
+        free(packed);
+        return;
+    }
+    memcpy(copy, source, len);
+    uint8_t *at = packed;
+    for (int k = 0; k < 4; k++)
+        at = lset_pack(at, sets[k]);
+    *e = (set_memo_entry_t){copy, len, gave_up_in, gave_up_out, depth, packed};
+    memo->count++;
+}
+
+/* The group at r->i (after its '('), from the memo when it was met before, else read and
+ * remembered.  Only groups whose reading ends at their ')' (as r->close says) and before the
+ * end of the pattern are remembered: their reading looked at nothing after them. */
+static void read_set_group_memo(reader_t *r, lnode_t *out)
+{
+    size_t at = r->i, end = r->memo && at > 0 ? r->close[at - 1] : 0;
+    if (end == 0 || end >= r->len || end - at < SET_MEMO_MIN) {
+        read_set_group(r, out);
+        return;
+    }
+    const char *source = r->p + at;
+    size_t len = end - at;
+    int gave_up_in = r->gave_up, depth_in = r->depth;
+    if (r->memo->count > 0) {
+        const set_memo_entry_t *e =
+            set_memo_slot(r->memo->slots, r->memo->cap, source, len, gave_up_in);
+        if (e->source != NULL && depth_in + e->depth <= 200) {
+            const uint8_t *p = e->node;
+            p = lset_unpack(p, &out->exact);
+            p = lset_unpack(p, &out->prefix);
+            p = lset_unpack(p, &out->suffix);
+            lset_unpack(p, &out->req);
+            r->i = end;
+            r->gave_up = e->gave_up_out;
+            if (depth_in + e->depth > r->max_depth)
+                r->max_depth = depth_in + e->depth;
+            return;
+        }
+    }
+    int max_before = r->max_depth;
+    r->max_depth = depth_in;
+    read_set_group(r, out);
+    int depth = r->max_depth - depth_in;
+    if (max_before > r->max_depth)
+        r->max_depth = max_before;
+    if (!r->hard && r->i == end)
+        set_memo_put(r->memo, source, len, gave_up_in, r->gave_up, depth, out);
+}
+
 /* One item at r->i, c already consumed. */
 static void read_set_item(reader_t *r, unsigned char c, lnode_t *out)
 {
@@ -1359,7 +1668,7 @@ static void read_set_item(reader_t *r, unsigned char c, lnode_t *out)
     memset(bm, 0, sizeof(bm));
     lnode_unknown(out);
     if (c == '(') {
-        read_set_group(r, out);
+        read_set_group_memo(r, out);
         return;
     }
     lset_t *exact = &out->exact;
@@ -1445,7 +1754,9 @@ static void read_set_sequence(reader_t *r, lnode_t *out, lnode_t *item, lset_t *
         if (item->exact.n >= 0) {
             lset_times(tmp, cur, &item->exact);
             if (tmp->n >= 0) {
-                lset_copy(cur, tmp);
+                lset_t *product = tmp;   /* the product becomes cur: swap, not copy */
+                tmp = cur;
+                cur = product;
                 continue;
             }
             /* too many strings: keep what is known so far and start again from this item */
@@ -1500,14 +1811,6 @@ static set_frame_t *set_frame(reader_t *r, int depth)
     return r->frames[depth];
 }
 
-static void lnode_copy(lnode_t *to, const lnode_t *from)
-{
-    lset_copy(&to->exact, &from->exact);
-    lset_copy(&to->prefix, &from->prefix);
-    lset_copy(&to->suffix, &from->suffix);
-    lset_copy(&to->req, &from->req);
-}
-
 /* Reads alternatives up to the closing ')' (consumed) or the end into out. */
 static void read_set_alternatives(reader_t *r, lnode_t *out)
 {
@@ -1517,16 +1820,19 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
         return;
     }
     r->depth++;
+    if (r->depth > r->max_depth)
+        r->max_depth = r->depth;
     lnode_t *branch = frame->branch;
     lset_t *tmp = frame->tmp;
     int first = 1;
     for (;;) {
-        read_set_sequence(r, branch, branch + 1, tmp, tmp + 1);
+        /* the first branch is read into out itself, the others beside it */
+        lnode_t *into = first ? out : branch;
+        read_set_sequence(r, into, branch + 1, tmp, tmp + 1);
         /* a branch requires whichever of its sets is best */
-        lset_keep_better(&branch->req, &branch->prefix);
-        lset_keep_better(&branch->req, &branch->suffix);
+        lset_keep_better(&into->req, &into->prefix);
+        lset_keep_better(&into->req, &into->suffix);
         if (first) {
-            lnode_copy(out, branch);
             first = 0;
         } else {
             lset_unite(&out->exact, &branch->exact);
@@ -1549,17 +1855,70 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
     r->depth--;
 }
 
+/*
+ * For each '(' of pattern[0..len), the index past its ')' (0 when it has none), read as
+ * skip_group() reads: where a group's reading is expected to end, to look it up in the memo
+ * (a group whose reading ends elsewhere is neither remembered nor found).  NULL without memory.
+ */
+static uint32_t *group_ends(const char *p, size_t len)
+{
+    uint32_t *close = calloc(len ? len : 1, sizeof(uint32_t));
+    uint32_t *open = malloc((len ? len : 1) * sizeof(uint32_t));
+    if (close == NULL || open == NULL || len >= UINT32_MAX) {
+        free(close);
+        free(open);
+        return NULL;
+    }
+    size_t depth = 0, i = 0;
+    int in_class = 0;
+    while (i < len) {
+        char c = p[i++];
+        if (c == '\\') {
+            i++;
+        } else if (in_class) {
+            if (c == ']')
+                in_class = 0;
+        } else if (c == '[') {
+            in_class = 1;
+            if (i < len && p[i] == '^')
+                i++;
+            if (i < len && p[i] == ']')
+                i++;
+        } else if (c == '(') {
+            open[depth++] = (uint32_t)(i - 1);
+        } else if (c == ')' && depth > 0) {
+            close[open[--depth]] = (uint32_t)i;
+        }
+    }
+    free(open);
+    return close;
+}
+
 int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set)
 {
+    return prefilter_required_set_with(NULL, pattern, len, set);
+}
+
+int prefilter_required_set_with(prefilter_memo_t *memo, const char *pattern, size_t len,
+                                prefilter_set_t *set)
+{
     reader_t r = {.p = pattern, .len = len};
+    uint32_t *close = memo ? group_ends(pattern, len) : NULL;
+    if (close != NULL) {
+        r.memo = memo;
+        r.close = close;
+    }
     lnode_t *top = malloc(sizeof(*top));
     set->count = 0;
-    if (top == NULL)
+    if (top == NULL) {
+        free(close);
         return 0;
+    }
     read_set_alternatives(&r, top);
     for (int k = 0; k < r.frame_count; k++)
         free(r.frames[k]);
     free(r.frames);
+    free(close);
     lset_t *req = &top->req;
     lset_keep_better(req, &top->exact);
     lset_keep_better(req, &top->prefix);

@@ -65,6 +65,19 @@ typedef struct prefilter_set {
 int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set);
 
 /*
+ * What the groups met so far require.  A rule set's patterns repeat the same groups (a macro
+ * used in many rules), and with a memo each is worked out once.  Not thread-safe: one memo per
+ * thread.  prefilter_memo_new() returns NULL without memory; prefilter_memo_destroy() takes NULL.
+ */
+typedef struct prefilter_memo prefilter_memo_t;
+prefilter_memo_t *prefilter_memo_new(void);
+void prefilter_memo_destroy(prefilter_memo_t **memo);
+
+/* prefilter_required_set() remembering in memo (or not, when NULL); the result is the same. */
+int prefilter_required_set_with(prefilter_memo_t *memo, const char *pattern, size_t len,
+                                prefilter_set_t *set);
+
+/*
  * Whether a match of the pattern may consume a line feed (\s, a negated class, \n, (?s). ...).
  * When it returns 0, every match lies within one line of the text, lookarounds aside.
  */

@@ -623,6 +623,58 @@ static void test_alttrie_same_matches(void **state)
     assert_null(alttrie_rewrite("(?<=said|says|sources)x", 23, &n));
 }
 
+/* A memo of word lists and groups met before (one per compile thread) changes no result,
+ * whether a pattern meets a list or group for the first time or again. */
+static void test_memos_change_nothing(void **state)
+{
+    (void)state;
+    static const char *const patterns[] = {
+        "(?:said|says|sources)\\s+(?:said|says|sources)",
+        "\\b(?:in|of|near)\\s+(?:said|says|sources)(?=,)",
+        "(?:x|(?:said|says|sources))(?:told|tells)",
+        "(?<span>\\p{Lu}\\w+)\\s+(?:said|told|added)\\b",
+        "(?:(?:said|told|added)|(?:y(?:es|et)))\\s+(?:that|which)",
+        "(?:said|told|added)(?:(?:said|told|added)|x){2}",
+    };
+    alttrie_memo_t *tries = alttrie_memo_new();
+    prefilter_memo_t *sets = prefilter_memo_new();
+    assert_non_null(tries);
+    assert_non_null(sets);
+    prefilter_set_t *plain = malloc(sizeof(*plain)), *memo = malloc(sizeof(*memo));
+    assert_non_null(plain);
+    assert_non_null(memo);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+            const char *p = patterns[i];
+            size_t n1 = 0, n2 = 0;
+            char *a = alttrie_rewrite(p, strlen(p), &n1);
+            char *b = alttrie_rewrite_with(tries, p, strlen(p), &n2);
+            assert_true((a == NULL) == (b == NULL));
+            if (a != NULL) {
+                assert_int_equal(n1, n2);
+                assert_memory_equal(a, b, n1);
+            }
+            free(a);
+            free(b);
+            memset(plain, 0, sizeof(*plain));
+            memset(memo, 0, sizeof(*memo));
+            int r1 = prefilter_required_set(p, strlen(p), plain);
+            int r2 = prefilter_required_set_with(sets, p, strlen(p), memo);
+            assert_int_equal(r1, r2);
+            assert_int_equal(plain->count, memo->count);
+            for (size_t k = 0; k < plain->count; k++) {
+                assert_int_equal(plain->len[k], memo->len[k]);
+                assert_memory_equal(plain->text[k], memo->text[k], plain->len[k]);
+            }
+        }
+    free(plain);
+    free(memo);
+    alttrie_memo_destroy(&tries);
+    prefilter_memo_destroy(&sets);
+    assert_null(tries);
+    assert_null(sets);
+}
+
 static void test_extract_basic_and_aliases(void **state)
 {
     (void)state;
@@ -1504,6 +1556,7 @@ int main(void)
         cmocka_unit_test(test_gazetteer_nested_phrases),
         cmocka_unit_test(test_prefilter_first_bytes),
         cmocka_unit_test(test_prefilter_required_set),
+        cmocka_unit_test(test_memos_change_nothing),
         cmocka_unit_test(test_gate_paragraphs_and_last_words),
         cmocka_unit_test(test_extract_paragraph_bounds),
         cmocka_unit_test(test_prefilter_prev_bytes),
