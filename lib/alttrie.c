@@ -16,7 +16,7 @@
  * \s+ must be followed by a plain character (so its length is never backtracked into while a
  * later branch waits).
  *
- * The rewrite is a function of each run's text alone, so a memo (alttrie_memo_t) keeps what
+ * The rewrite is a function of each run's text alone, so a memo (memo.h) keeps what
  * every run became, and a word list that comes back (a macro used in many rules) is copied
  * from it instead of being worked out again.
  */
@@ -346,7 +346,7 @@ typedef struct writer {
     size_t len;
     int changed;
     int depth;
-    alttrie_memo_t *memo;    /* or NULL */
+    memo_t *memo;            /* or NULL */
 } writer_t;
 
 static void rewrite_alts(writer_t *w, size_t *i, strbuf_t *out, int verbatim, int top);
@@ -468,107 +468,33 @@ static void rewrite_branch(writer_t *w, size_t *i, strbuf_t *out, int verbatim)
     *i = k;
 }
 
-/* ---- the memo of alttrie.h: a hash table from a run's source text to what it became ---- */
+/* ---- the memo: what each run became, kept by its source text (memo.h) ---- */
 
-typedef struct memo_entry {
-    char *source;            /* the run as written (malloc'd); NULL: a free slot */
-    size_t source_len;
-    int whole;
-    int trie;                /* it made a trie, text; else it is copied as it is */
-    char *text;              /* malloc'd */
-    size_t text_len;
-} memo_entry_t;
-
-struct alttrie_memo {
-    memo_entry_t *slots;
-    size_t cap, count;       /* cap: a power of two */
-};
-
-alttrie_memo_t *alttrie_memo_new(void)
+/* What a run (source, whole) became, from memo: *trie and the text; NULL when not known.  A
+ * kept value is a byte (1: a trie) and the text. */
+static const char *memo_find_run(const memo_t *memo, const char *source, size_t len, int whole,
+                                 int *trie, size_t *text_len)
 {
-    return calloc(1, sizeof(alttrie_memo_t));
-}
-
-void alttrie_memo_destroy(alttrie_memo_t **memo)
-{
-    if (memo == NULL || *memo == NULL)
-        return;
-    for (size_t k = 0; k < (*memo)->cap; k++) {
-        free((*memo)->slots[k].source);
-        free((*memo)->slots[k].text);
-    }
-    free((*memo)->slots);
-    free(*memo);
-    *memo = NULL;
-}
-
-static size_t memo_hash(const char *s, size_t len, int whole)
-{
-    uint64_t h = 14695981039346656037u ^ (uint64_t)whole;
-    for (size_t k = 0; k < len; k++)
-        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
-    return (size_t)(h ^ (h >> 29));
-}
-
-/* The slot of (source, whole) in slots[0..cap), or the free slot where it would go. */
-static memo_entry_t *memo_slot(memo_entry_t *slots, size_t cap, const char *source, size_t len,
-                               int whole)
-{
-    size_t h = memo_hash(source, len, whole) & (cap - 1);
-    for (;; h = (h + 1) & (cap - 1)) {
-        memo_entry_t *e = &slots[h];
-        if (e->source == NULL || (e->source_len == len && e->whole == whole &&
-                                  memcmp(e->source, source, len) == 0))
-            return e;
-    }
-}
-
-static const memo_entry_t *memo_find(const alttrie_memo_t *memo, const char *source, size_t len,
-                                     int whole)
-{
-    if (memo == NULL || memo->count == 0)
+    size_t size = 0;
+    const char *v = memo_get(memo, source, len, whole, &size);
+    if (v == NULL)
         return NULL;
-    const memo_entry_t *e = memo_slot(memo->slots, memo->cap, source, len, whole);
-    return e->source ? e : NULL;
+    *trie = v[0];
+    *text_len = size - 1;
+    return v + 1;
 }
 
-/* Keeps the table at most half full; -1 out of memory. */
-static int memo_grow(alttrie_memo_t *memo)
+/* Keeps what the run (source, whole) became; nothing when memory runs out. */
+static void memo_put_run(memo_t *memo, const char *source, size_t len, int whole, int trie,
+                         const char *text, size_t text_len)
 {
-    if (2 * (memo->count + 1) <= memo->cap)
-        return 0;
-    size_t cap = memo->cap ? 2 * memo->cap : 64;
-    memo_entry_t *slots = calloc(cap, sizeof(memo_entry_t));
-    if (slots == NULL)
-        return -1;
-    for (size_t k = 0; k < memo->cap; k++)
-        if (memo->slots[k].source != NULL) {
-            const memo_entry_t *e = &memo->slots[k];
-            *memo_slot(slots, cap, e->source, e->source_len, e->whole) = *e;
-        }
-    free(memo->slots);
-    memo->slots = slots;
-    memo->cap = cap;
-    return 0;
-}
-
-/* Remembers what the run source[0..len) became; nothing when memory runs out. */
-static void memo_put(alttrie_memo_t *memo, const char *source, size_t len, int whole, int trie,
-                     const char *text, size_t text_len)
-{
-    if (memo == NULL || memo_grow(memo) != 0)
+    char *v = memo != NULL ? malloc(text_len + 1) : NULL;
+    if (v == NULL)
         return;
-    char *s = malloc(len ? len : 1), *t = malloc(text_len ? text_len : 1);
-    if (s == NULL || t == NULL) {
-        free(s);
-        free(t);
-        return;
-    }
-    memcpy(s, source, len);
-    memcpy(t, text, text_len);
-    memo_entry_t *e = memo_slot(memo->slots, memo->cap, source, len, whole);
-    *e = (memo_entry_t){s, len, whole, trie, t, text_len};
-    memo->count++;
+    v[0] = (char)trie;
+    memcpy(v + 1, text, text_len);
+    memo_put(memo, source, len, whole, v, text_len + 1);
+    free(v);
 }
 
 /* The plain branches read since the last branch written: their word sequences and where
@@ -616,18 +542,18 @@ static void flush_run(writer_t *w, strbuf_t *out, run_t *run, size_t *written, i
         strbuf_putc(out, '|');
     const char *source = w->p + run->src_start;
     size_t source_len = run->src_end - run->src_start;
-    const memo_entry_t *known = memo_find(w->memo, source, source_len, whole);
-    int trie;
+    int trie = 0;
+    size_t known_len = 0;
+    const char *known = memo_find_run(w->memo, source, source_len, whole, &trie, &known_len);
     if (known != NULL) {
-        trie = known->trie;
-        strbuf_append(out, known->text, known->text_len);
+        strbuf_append(out, known, known_len);
     } else {
         size_t at = out->len;
         trie = write_trie(out, run, whole);
         if (!trie)
             strbuf_append(out, source, source_len);
         if (!strbuf_failed(out) && !run->seqs.nomem)
-            memo_put(w->memo, source, source_len, whole, trie, out->data + at, out->len - at);
+            memo_put_run(w->memo, source, source_len, whole, trie, out->data + at, out->len - at);
     }
     w->changed |= trie;
     *written += run->branches;
@@ -684,7 +610,7 @@ char *alttrie_rewrite(const char *pattern, size_t len, size_t *out_len)
     return alttrie_rewrite_with(NULL, pattern, len, out_len);
 }
 
-char *alttrie_rewrite_with(alttrie_memo_t *memo, const char *pattern, size_t len, size_t *out_len)
+char *alttrie_rewrite_with(memo_t *memo, const char *pattern, size_t len, size_t *out_len)
 {
     writer_t w = {pattern, len, 0, 0, memo};
     strbuf_t out;

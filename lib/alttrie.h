@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "memo.h"
+
 /*
  * Returns a malloc'd NUL-terminated copy of pattern[0..len) (PCRE2 syntax, not extended mode)
  * with its runs of plain-word alternatives written as tries, and its length in *out_len; NULL
@@ -21,16 +23,11 @@
 char *alttrie_rewrite(const char *pattern, size_t len, size_t *out_len);
 
 /*
- * What the runs of words met so far became.  The patterns of a rule set repeat the same word
- * lists (a macro used in many rules), and working out a list's trie is most of the rewrite's
- * cost: with a memo each list is worked out once.  Not thread-safe: one memo per thread.
- * alttrie_memo_new() returns NULL without memory; alttrie_memo_destroy() takes NULL too.
+ * alttrie_rewrite() remembering in memo (memo.h; NULL: none) what each run of words became.  The
+ * patterns of a rule set repeat the same word lists (a macro used in many rules), and working
+ * out a list's trie is most of the rewrite's cost: with a memo each list is worked out once.
+ * The result is the same.
  */
-typedef struct alttrie_memo alttrie_memo_t;
-alttrie_memo_t *alttrie_memo_new(void);
-void alttrie_memo_destroy(alttrie_memo_t **memo);
-
-/* alttrie_rewrite() remembering in memo (or not, when NULL); the result is the same. */
-char *alttrie_rewrite_with(alttrie_memo_t *memo, const char *pattern, size_t len, size_t *out_len);
+char *alttrie_rewrite_with(memo_t *memo, const char *pattern, size_t len, size_t *out_len);
 
 #endif

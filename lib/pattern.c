@@ -440,20 +440,20 @@ typedef struct compile_job {
 /* What a compile thread remembers from one pattern to the next: the word lists and groups that
  * macros repeat (alttrie.h, prefilter.h).  Either may be NULL (then it is worked out again). */
 typedef struct compile_memo {
-    alttrie_memo_t *tries;
-    prefilter_memo_t *sets;
+    memo_t *tries;
+    memo_t *sets;
 } compile_memo_t;
 
 static void compile_memo_init(compile_memo_t *memo)
 {
-    memo->tries = alttrie_memo_new();
-    memo->sets = prefilter_memo_new();
+    memo->tries = memo_new();
+    memo->sets = memo_new();
 }
 
 static void compile_memo_free(compile_memo_t *memo)
 {
-    alttrie_memo_destroy(&memo->tries);
-    prefilter_memo_destroy(&memo->sets);
+    memo_destroy(&memo->tries);
+    memo_destroy(&memo->sets);
 }
 
 static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
@@ -472,8 +472,7 @@ static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 
 /* The words one of which every match contains, for the gate, and whether a match stays on one
  * line. */
-static void add_gate_words(compile_job_t *job, const char *text, size_t len,
-                           prefilter_memo_t *memo)
+static void add_gate_words(compile_job_t *job, const char *text, size_t len, memo_t *memo)
 {
     rule_t *rule = job->rule;
     rule->single_line = !prefilter_may_cross_lines(text, len);

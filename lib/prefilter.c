@@ -27,7 +27,7 @@ typedef struct reader {
     void **frames;               /* required sets: one scratch frame per group depth, reused */
     int frame_count;
     int max_depth;               /* required sets: the deepest depth reached so far */
-    prefilter_memo_t *memo;      /* required sets: groups met before, or NULL */
+    memo_t *memo;                /* required sets: groups met before, or NULL */
     const uint32_t *close;       /* with memo: for each '(', the index past its ')', or 0 */
 } reader_t;
 
@@ -337,6 +337,17 @@ static void read_class(reader_t *r, uint8_t *bm)
     r->i = end;
 }
 
+/* Where the body of the class whose '[' ends at p[i] starts: past a leading '^' and a ']'
+ * that is a member, not the end. */
+static size_t class_body(const char *p, size_t i, size_t len)
+{
+    if (i < len && p[i] == '^')
+        i++;
+    if (i < len && p[i] == ']')
+        i++;
+    return i;
+}
+
 /* Whether a byte means something to skip_group(); lookarounds hold most of a pattern's text
  * (whole macros), and most of it is letters and classes it only steps over. */
 static int group_syntax(unsigned char c)
@@ -361,10 +372,7 @@ static void skip_group(reader_t *r)
                 in_class = 0;
         } else if (c == '[') {
             in_class = 1;
-            if (i < len && p[i] == '^')
-                i++;
-            if (i < len && p[i] == ']')
-                i++;
+            i = class_body(p, i, len);
         } else if (c == '(') {
             depth++;
         } else if (c == ')' && --depth == 0) {
@@ -1205,21 +1213,6 @@ static int lset_has(const lset_t *x, const char *s, size_t len, uint32_t key)
     return 0;
 }
 
-/* Adds s (whose lset_key() is key) to x; none known (-1) when the set would grow too large. */
-static void lset_add_keyed(lset_t *x, const char *s, size_t len, uint32_t key)
-{
-    if (x->n < 0 || lset_has(x, s, len, key))
-        return;
-    if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
-        x->n = -1;
-        return;
-    }
-    x->key[x->n] = key;
-    x->len[x->n] = (uint8_t)len;
-    memcpy(x->s[x->n], s, len);
-    x->n++;
-}
-
 /* Adds s (whose lset_key() is key), known not to be in x, which has room for it. */
 static void lset_append(lset_t *x, const char *s, size_t len, uint32_t key)
 {
@@ -1227,6 +1220,24 @@ static void lset_append(lset_t *x, const char *s, size_t len, uint32_t key)
     x->len[x->n] = (uint8_t)len;
     memcpy(x->s[x->n], s, len);
     x->n++;
+}
+
+/* Adds s, known not to be in x; 0, or -1 with none known when the set would grow too large. */
+static int lset_push(lset_t *x, const char *s, size_t len, uint32_t key)
+{
+    if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
+        x->n = -1;
+        return -1;
+    }
+    lset_append(x, s, len, key);
+    return 0;
+}
+
+/* Adds s (whose lset_key() is key) to x; none known (-1) when the set would grow too large. */
+static void lset_add_keyed(lset_t *x, const char *s, size_t len, uint32_t key)
+{
+    if (x->n >= 0 && !lset_has(x, s, len, key))
+        lset_push(x, s, len, key);
 }
 
 static void lset_add(lset_t *x, const char *s, size_t len)
@@ -1269,16 +1280,8 @@ static void lset_add_indexed(lset_t *x, lindex_t *ix, const char *s, size_t len,
     if (x->n < 0)
         return;
     uint16_t *slot = lindex_find(ix, x, s, len, key);
-    if (*slot != 0)
-        return;
-    if (x->n >= PREFILTER_SET_MAX || len > PREFILTER_SET_LEN) {
-        x->n = -1;
-        return;
-    }
-    x->key[x->n] = key;
-    x->len[x->n] = (uint8_t)len;
-    memcpy(x->s[x->n], s, len);
-    *slot = (uint16_t)++x->n;
+    if (*slot == 0 && lset_push(x, s, len, key) == 0)
+        *slot = (uint16_t)x->n;
 }
 
 static void lset_unite(lset_t *x, const lset_t *y)
@@ -1477,86 +1480,12 @@ static void read_set_group(reader_t *r, lnode_t *out)
  * The memo of prefilter.h.  What read_set_group() makes of a group is a function of the group's
  * text, of whether the reader had given up on first bytes before it (read_set_item() then takes
  * no class as a literal), and of the depth (past 200 it gives up): every macro used in many
- * rules comes back as the same group text.  An entry keeps the text from after the '(' through
- * the ')', and the node packed (lset counts, then each string's length and bytes).
+ * rules comes back as the same group text.  The memo (memo.h) keeps, for the text from after the
+ * '(' through the ')' and the give-up flag before it, the give-up flag after it, the depth it
+ * went down and the node packed (lset counts, then each string's length and bytes).
  */
-typedef struct set_memo_entry {
-    char *source;                /* malloc'd; NULL: a free slot */
-    size_t len;
-    int gave_up_in, gave_up_out;
-    int depth;                   /* the levels of groups it went down */
-    uint8_t *node;               /* malloc'd, packed */
-} set_memo_entry_t;
-
-struct prefilter_memo {
-    set_memo_entry_t *slots;
-    size_t cap, count;           /* cap: a power of two */
-};
-
 /* Groups shorter than this are read again: the memo would cost what they do. */
 #define SET_MEMO_MIN 48
-
-prefilter_memo_t *prefilter_memo_new(void)
-{
-    return calloc(1, sizeof(prefilter_memo_t));
-}
-
-void prefilter_memo_destroy(prefilter_memo_t **memo)
-{
-    if (memo == NULL || *memo == NULL)
-        return;
-    for (size_t k = 0; k < (*memo)->cap; k++) {
-        free((*memo)->slots[k].source);
-        free((*memo)->slots[k].node);
-    }
-    free((*memo)->slots);
-    free(*memo);
-    *memo = NULL;
-}
-
-/* A hash of a group's length, its first and last bytes (a full comparison settles a match). */
-static size_t set_memo_hash(const char *s, size_t len, int gave_up)
-{
-    size_t edge = len < 32 ? len : 32;
-    uint64_t h = 14695981039346656037u ^ (uint64_t)len ^ (uint64_t)gave_up << 40;
-    for (size_t k = 0; k < edge; k++)
-        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
-    for (size_t k = len - edge; k < len; k++)
-        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static set_memo_entry_t *set_memo_slot(set_memo_entry_t *slots, size_t cap, const char *s,
-                                       size_t len, int gave_up)
-{
-    size_t h = set_memo_hash(s, len, gave_up) & (cap - 1);
-    for (;; h = (h + 1) & (cap - 1)) {
-        set_memo_entry_t *e = &slots[h];
-        if (e->source == NULL || (e->len == len && e->gave_up_in == gave_up &&
-                                  memcmp(e->source, s, len) == 0))
-            return e;
-    }
-}
-
-/* Keeps the table at most half full; -1 out of memory. */
-static int set_memo_grow(prefilter_memo_t *memo)
-{
-    if (2 * (memo->count + 1) <= memo->cap)
-        return 0;
-    size_t cap = memo->cap ? 2 * memo->cap : 256;
-    set_memo_entry_t *slots = calloc(cap, sizeof(set_memo_entry_t));
-    if (slots == NULL)
-        return -1;
-    for (size_t k = 0; k < memo->cap; k++) {
-        const set_memo_entry_t *e = &memo->slots[k];
-        if (e->source != NULL)
-            *set_memo_slot(slots, cap, e->source, e->len, e->gave_up_in) = *e;
-    }
-    free(memo->slots);
-    memo->slots = slots;
-    memo->cap = cap;
-    return 0;
-}
 
 static size_t lset_packed_size(const lset_t *x)
 {
@@ -1594,32 +1523,30 @@ static const uint8_t *lset_unpack(const uint8_t *at, lset_t *x)
     return at;
 }
 
+/* What a memo entry starts with, before the packed node. */
+typedef struct set_memo_head {
+    int32_t gave_up_out;
+    int32_t depth;               /* the levels of groups it went down */
+} set_memo_head_t;
+
 /* Remembers what the group source[0..len) made; nothing when memory runs out. */
-static void set_memo_put(prefilter_memo_t *memo, const char *source, size_t len, int gave_up_in,
+static void set_memo_put(memo_t *memo, const char *source, size_t len, int gave_up_in,
                          int gave_up_out, int depth, const lnode_t *node)
 {
-    if (set_memo_grow(memo) != 0)
-        return;
-    set_memo_entry_t *e = set_memo_slot(memo->slots, memo->cap, source, len, gave_up_in);
-    if (e->source != NULL)
-        return;   /* known, but it was met too deep down to be used */
     const lset_t *sets[4] = {&node->exact, &node->prefix, &node->suffix, &node->req};
-    size_t size = 0;
+    size_t size = sizeof(set_memo_head_t);
     for (int k = 0; k < 4; k++)
         size += lset_packed_size(sets[k]);
-    char *copy = malloc(len);
     uint8_t *packed = malloc(size);
-    if (copy == NULL || packed == NULL) {
-        free(copy);
-        free(packed);
+    if (packed == NULL)
         return;
-    }
-    memcpy(copy, source, len);
-    uint8_t *at = packed;
+    set_memo_head_t head = {gave_up_out, depth};
+    memcpy(packed, &head, sizeof(head));
+    uint8_t *at = packed + sizeof(head);
     for (int k = 0; k < 4; k++)
         at = lset_pack(at, sets[k]);
-    *e = (set_memo_entry_t){copy, len, gave_up_in, gave_up_out, depth, packed};
-    memo->count++;
+    memo_put(memo, source, len, gave_up_in, packed, size);
+    free(packed);
 }
 
 /* The group at r->i (after its '('), from the memo when it was met before, else read and
@@ -1635,21 +1562,22 @@ static void read_set_group_memo(reader_t *r, lnode_t *out)
     const char *source = r->p + at;
     size_t len = end - at;
     int gave_up_in = r->gave_up, depth_in = r->depth;
-    if (r->memo->count > 0) {
-        const set_memo_entry_t *e =
-            set_memo_slot(r->memo->slots, r->memo->cap, source, len, gave_up_in);
-        if (e->source != NULL && depth_in + e->depth <= 200) {
-            const uint8_t *p = e->node;
-            p = lset_unpack(p, &out->exact);
-            p = lset_unpack(p, &out->prefix);
-            p = lset_unpack(p, &out->suffix);
-            lset_unpack(p, &out->req);
-            r->i = end;
-            r->gave_up = e->gave_up_out;
-            if (depth_in + e->depth > r->max_depth)
-                r->max_depth = depth_in + e->depth;
-            return;
-        }
+    size_t size = 0;
+    const uint8_t *known = memo_get(r->memo, source, len, gave_up_in, &size);
+    set_memo_head_t head;
+    if (known != NULL)
+        memcpy(&head, known, sizeof(head));
+    if (known != NULL && depth_in + head.depth <= 200) {
+        const uint8_t *p = known + sizeof(head);
+        p = lset_unpack(p, &out->exact);
+        p = lset_unpack(p, &out->prefix);
+        p = lset_unpack(p, &out->suffix);
+        lset_unpack(p, &out->req);
+        r->i = end;
+        r->gave_up = head.gave_up_out;
+        if (depth_in + head.depth > r->max_depth)
+            r->max_depth = depth_in + head.depth;
+        return;
     }
     int max_before = r->max_depth;
     r->max_depth = depth_in;
@@ -1880,10 +1808,7 @@ static uint32_t *group_ends(const char *p, size_t len)
                 in_class = 0;
         } else if (c == '[') {
             in_class = 1;
-            if (i < len && p[i] == '^')
-                i++;
-            if (i < len && p[i] == ']')
-                i++;
+            i = class_body(p, i, len);
         } else if (c == '(') {
             open[depth++] = (uint32_t)(i - 1);
         } else if (c == ')' && depth > 0) {
@@ -1899,7 +1824,7 @@ int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set
     return prefilter_required_set_with(NULL, pattern, len, set);
 }
 
-int prefilter_required_set_with(prefilter_memo_t *memo, const char *pattern, size_t len,
+int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
                                 prefilter_set_t *set)
 {
     reader_t r = {.p = pattern, .len = len};

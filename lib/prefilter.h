@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memo.h"
+
 /*
  * Computes into bitmap (256 bits) every byte that can be the first byte of a match of
  * pattern[0..len) (PCRE2 syntax, UTF mode).  Returns 1 when the set is useful, 0 when the
@@ -65,16 +67,11 @@ typedef struct prefilter_set {
 int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set);
 
 /*
- * What the groups met so far require.  A rule set's patterns repeat the same groups (a macro
- * used in many rules), and with a memo each is worked out once.  Not thread-safe: one memo per
- * thread.  prefilter_memo_new() returns NULL without memory; prefilter_memo_destroy() takes NULL.
+ * prefilter_required_set() remembering in memo (memo.h; NULL: none) what each group required.
+ * A rule set's patterns repeat the same groups (a macro used in many rules), and with a memo
+ * each is worked out once.  The result is the same.
  */
-typedef struct prefilter_memo prefilter_memo_t;
-prefilter_memo_t *prefilter_memo_new(void);
-void prefilter_memo_destroy(prefilter_memo_t **memo);
-
-/* prefilter_required_set() remembering in memo (or not, when NULL); the result is the same. */
-int prefilter_required_set_with(prefilter_memo_t *memo, const char *pattern, size_t len,
+int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
                                 prefilter_set_t *set);
 
 /*

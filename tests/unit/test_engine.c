@@ -636,8 +636,8 @@ static void test_memos_change_nothing(void **state)
         "(?:(?:said|told|added)|(?:y(?:es|et)))\\s+(?:that|which)",
         "(?:said|told|added)(?:(?:said|told|added)|x){2}",
     };
-    alttrie_memo_t *tries = alttrie_memo_new();
-    prefilter_memo_t *sets = prefilter_memo_new();
+    memo_t *tries = memo_new();
+    memo_t *sets = memo_new();
     assert_non_null(tries);
     assert_non_null(sets);
     prefilter_set_t *plain = malloc(sizeof(*plain)), *memo = malloc(sizeof(*memo));
@@ -669,8 +669,8 @@ static void test_memos_change_nothing(void **state)
         }
     free(plain);
     free(memo);
-    alttrie_memo_destroy(&tries);
-    prefilter_memo_destroy(&sets);
+    memo_destroy(&tries);
+    memo_destroy(&sets);
     assert_null(tries);
     assert_null(sets);
 }
