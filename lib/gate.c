@@ -215,8 +215,12 @@ static int blank_line(const char *text, const gate_line_t *line)
  * that starts at a line feed starts) are its own. */
 static int group_paragraphs(gate_doc_t *out, const char *text, size_t words, nerd_arena_t *arena)
 {
-    out->paragraphs = nerd_arena_alloc(arena, out->line_count * sizeof(gate_line_t));
-    uint64_t *masks = nerd_arena_alloc(arena, out->line_count * words * sizeof(uint64_t));
+    size_t count = 0;
+    for (size_t l = 0; l < out->line_count; l++)
+        count += !blank_line(text, &out->lines[l]) &&
+                 (l == 0 || blank_line(text, &out->lines[l - 1]));
+    out->paragraphs = nerd_arena_alloc(arena, (count ? count : 1) * sizeof(gate_line_t));
+    uint64_t *masks = nerd_arena_alloc(arena, (count ? count : 1) * words * sizeof(uint64_t));
     if (out->paragraphs == NULL || masks == NULL)
         return NERD_ENOMEM;
     size_t n = 0;
