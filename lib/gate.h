@@ -9,7 +9,7 @@
  * matches across a line only in the lines that have them, and any other rule only from the
  * paragraphs that have them.  A match must contain one of the words, so the first two are exact;
  * the third loses only a match that starts in a paragraph and finds its words after a blank
- * line (the rule language says no match spans one: docs/rules.md).
+ * line (the rule language says a match never reaches across one for its words: docs/rules.md).
  */
 #ifndef NERD_GATE_H
 #define NERD_GATE_H
