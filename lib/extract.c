@@ -262,31 +262,9 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
     return prefilter_prev_allows(ascii_word(b) ? &rule->prev_word : &rule->prev, shadow, pos);
 }
 
-/*
- * The capital list: the offsets of the shadow text whose byte is a capital ASCII letter, the
- * lead byte of a multi-byte character or an entity's type or filler byte.  Most anchored rules
- * (those at a name or an entity) can only start at such a byte; one pass per shadow makes the
- * list, and those rules walk it rather than every byte of the text.
- */
-static const uint8_t capital_bytes[32] = {   /* 0x01-0x1F, 'A'-'Z', 0xC0-0xFF */
-    0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0x07, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-};
-_Static_assert(RULES_FILLER_BYTE == 0x1F, "capital_bytes covers the type bytes and the filler");
-
-static int capital_byte(unsigned char b)
-{
-    return prefilter_has(capital_bytes, b);
-}
-
-/* Whether every byte rule can start with is a capital byte. */
-static int starts_at_capitals(const rule_t *rule)
-{
-    for (size_t i = 0; i < sizeof(capital_bytes); i++)
-        if (rule->start_bytes[i] & ~capital_bytes[i])
-            return 0;
-    return 1;
-}
+/* The capital list: the offsets of the shadow text that hold a capital byte (rules.h).  The
+ * anchored rules that can only start at one walk it rather than every byte of the text; one
+ * pass per shadow makes it. */
 
 /* d's capital list, made on first use after the shadow last changed; 0 or NERD_ENOMEM. */
 static int capital_list(doc_t *d)
@@ -297,7 +275,7 @@ static int capital_list(doc_t *d)
     const unsigned char *shadow = (const unsigned char *)d->shadow;
     size_t n = 0;
     for (size_t i = 0; i < d->len; i++)
-        n += (size_t)capital_byte(shadow[i]);
+        n += (size_t)rules_capital_byte(shadow[i]);
     if (n > w->caps_cap) {
         uint32_t *grown = realloc(w->caps, n * sizeof(uint32_t));
         if (grown == NULL)
@@ -307,7 +285,7 @@ static int capital_list(doc_t *d)
     }
     n = 0;
     for (size_t i = 0; i < d->len; i++)
-        if (capital_byte(shadow[i]))
+        if (rules_capital_byte(shadow[i]))
             w->caps[n++] = (uint32_t)i;
     d->caps = w->caps;
     d->cap_count = n;
@@ -345,7 +323,7 @@ static int next_match(doc_t *d, const rule_t *rule, size_t pos, size_t limit)
         size_t stop = limit < d->len ? limit + 1 : d->len;
         const uint32_t *caps = NULL;
         size_t k = 0;
-        if (starts_at_capitals(rule) && capital_list(d) == 0) {
+        if (rule->at_capitals && capital_list(d) == 0) {
             caps = d->caps;
             k = extract_first_from(caps, d->cap_count, sizeof(uint32_t), 0, (uint32_t)pos);
         }
@@ -504,28 +482,12 @@ static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void
     return span_vec_push(&d->worker->candidates, &s) ? NERD_ENOMEM : 0;
 }
 
-/* Whether text[start, end) holds a blank line: two line feeds with nothing but blanks between. */
-static int spans_blank_line(const char *text, size_t start, size_t end)
-{
-    int after_feed = 0;
-    for (size_t i = start; i < end; i++) {
-        if (text[i] == '\n') {
-            if (after_feed)
-                return 1;
-            after_feed = 1;
-        } else if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
-            after_feed = 0;
-        }
-    }
-    return 0;
-}
-
 void extract_mask(doc_t *d, const span_t *e)
 {
     d->caps = NULL;   /* the shadow changes: the capital list is made again when next needed */
     if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL) {
         d->lines_joined = 1;   /* a single-line rule could now match across that line end */
-        if (spans_blank_line(d->text, e->start, e->end))
+        if (gate_spans_blank_line(d->text, e->start, e->end))
             d->paragraphs_joined = 1;
     }
     d->shadow[e->start] = (char)d->rules->type_byte[e->type];

@@ -202,12 +202,33 @@ uint32_t gate_last_word(const gate_doc_t *doc, const gate_line_t *unit, uint32_t
     return at;
 }
 
+/* A byte a blank line may hold besides its line feed. */
+static int blank_byte(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
 static int blank_line(const char *text, const gate_line_t *line)
 {
     for (uint32_t i = line->start; i < line->end; i++)
-        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+        if (!blank_byte(text[i]))
             return 0;
     return 1;
+}
+
+int gate_spans_blank_line(const char *text, size_t start, size_t end)
+{
+    int after_feed = 0;
+    for (size_t i = start; i < end; i++) {
+        if (text[i] == '\n') {
+            if (after_feed)
+                return 1;
+            after_feed = 1;
+        } else if (!blank_byte(text[i])) {
+            after_feed = 0;
+        }
+    }
+    return 0;
 }
 
 /* Groups out's lines into paragraphs: runs of lines that are not blank, masks joined.  A

@@ -60,6 +60,10 @@ int gate_scan(const gate_t *gate, nerd_arena_t *arena, const char *text, size_t 
  * consumes one of the words starts no later: the extractor tries nothing after it. */
 uint32_t gate_last_word(const gate_doc_t *doc, const gate_line_t *unit, uint32_t bit);
 
+/* Whether text[start, end) holds a blank line: two line feeds with nothing but blanks between
+ * (an entity masked over one joins two paragraphs). */
+int gate_spans_blank_line(const char *text, size_t start, size_t end);
+
 static inline int gate_has(const uint64_t *mask, uint32_t bit)
 {
     return (int)((mask[bit >> 6] >> (bit & 63)) & 1u);

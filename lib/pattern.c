@@ -416,8 +416,10 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
      * attempt); the pattern has no backtracking verbs, whose outcome it could change */
     rule->anchored = pcre2_compile((PCRE2_SPTR)text, len,
                                    opts | PCRE2_ANCHORED | PCRE2_NO_START_OPTIMIZE, &err, &off, NULL);
-    if (rule->anchored)
+    if (rule->anchored) {
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
+        rule->at_capitals = rules_starts_at_capitals(rule->start_bytes);
+    }
 }
 
 /*

@@ -49,6 +49,7 @@ typedef struct rule {
     int gate_bit;                /* bit in the gate's masks (gate.h), -1: the rule has no words */
     int gate_caseless;           /* its words may match a Kelvin sign or long s (prefilter.h) */
     int single_line;             /* no match consumes a '\n' (prefilter_may_cross_lines) */
+    int at_capitals;             /* anchored, and every start byte is a capital byte */
     uint32_t span_group;         /* the group named span, 0 for the whole match */
     uint32_t canonical_group;    /* canonical=GROUP, 0 when absent */
     rule_group_t *groups;        /* named groups in number order (relation arguments) */
@@ -102,5 +103,12 @@ struct nerd_rules {
 
 /* The byte that stands for type index t in the masked text. */
 unsigned char rules_type_byte(size_t t);
+
+/* Capital bytes: an upper-case ASCII letter, the lead byte of a multi-byte character, an
+ * entity's type byte or the filler.  Most anchored rules (at a name or an entity) can only start
+ * at one; the extractor lists them once per masked text for such rules (rule.at_capitals). */
+int rules_capital_byte(unsigned char b);
+/* Whether every byte of a start-byte bitmap (prefilter.h) is a capital byte. */
+int rules_starts_at_capitals(const uint8_t start_bytes[32]);
 
 #endif
