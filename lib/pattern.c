@@ -11,10 +11,12 @@
  * PCRE2 compile error points into the rule file, not into the expansion.
  *
  * Expansion and the checks after compiling run in rule order; the PCRE2 compiles in between
- * (with the word-list rewrite of alttrie.h, the prefilter analyses and JIT) run on one thread
+ * (with the word-list rewrite of alttrie.h, the repeated groups written once as subroutines by
+ * callform.h, the prefilter analyses and JIT) run on one thread
  * per processor, since they are most of the load time, each as soon as its pattern is expanded.
  */
 #include "alttrie.h"
+#include "callform.h"
 #include "prefilter.h"
 #include "rules_load.h"
 
@@ -323,8 +325,9 @@ int pattern_check_macro_refs(loader_t *L, const char *file, const logical_line_t
     return ex.errors;
 }
 
-/* Fills rule->groups with the named groups, in group number order. */
-static int collect_groups(loader_t *L, rule_t *rule)
+/* Fills rule->groups with the named groups numbered up to last: the pattern's own, not the
+ * subroutines its call form adds after them.  In group number order. */
+static int collect_groups(loader_t *L, rule_t *rule, uint32_t last)
 {
     uint32_t count = 0, entry_size = 0;
     PCRE2_SPTR table = NULL;
@@ -341,6 +344,8 @@ static int collect_groups(loader_t *L, rule_t *rule)
     for (uint32_t k = 0; k < count; k++) {
         PCRE2_SPTR e = table + (size_t)k * entry_size;
         rule_group_t g = {(const char *)(e + 2), (uint32_t)((e[0] << 8) | e[1])};
+        if (g.number > last)
+            continue;
         /* insertion by number: the table is sorted by name */
         size_t at = rule->group_count;
         while (at > 0 && rule->groups[at - 1].number > g.number) {
@@ -383,7 +388,8 @@ static unsigned bitmap_count(const uint8_t *bitmap)
  * some bytes, or only after some bytes (a lookbehind, \b), keeps an anchored copy to try at
  * those places only (see extract_run_pattern()).
  */
-static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t opts)
+static void add_prefilter(rule_t *rule, const char *text, size_t len, const char *compiled,
+                          size_t compiled_len, uint32_t opts)
 {
     uint32_t first_type = 0;
     const uint8_t *bitmap = NULL;
@@ -414,7 +420,7 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, uint32_t o
     /* no start-up optimisation: for an anchored attempt it would only look for a required
      * character, scanning the rest of the window at every attempt (most of the cost of a failing
      * attempt); the pattern has no backtracking verbs, whose outcome it could change */
-    rule->anchored = pcre2_compile((PCRE2_SPTR)text, len,
+    rule->anchored = pcre2_compile((PCRE2_SPTR)compiled, compiled_len,
                                    opts | PCRE2_ANCHORED | PCRE2_NO_START_OPTIMIZE, &err, &off, NULL);
     if (rule->anchored) {
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
@@ -432,6 +438,7 @@ typedef struct compile_job {
     expander_t ex;                 /* the expansion, with its source map for errors */
     char *fast;                    /* the expansion with its word lists as tries, or NULL */
     size_t fast_len;
+    size_t subroutines;            /* named groups the call form added (callform.h) */
     size_t text_len;               /* the expansion's length, kept when its text is freed */
     int ok;                        /* expansion succeeded: compile it */
     int err;                       /* PCRE2 error code when rule->code stays NULL */
@@ -486,31 +493,55 @@ static void add_gate_words(compile_job_t *job, const char *text, size_t len, mem
     }
 }
 
-/* The PCRE2 part: the tried form when it compiles, else the pattern as written (whose error
- * offsets point into the rule file); then the prefilter, the anchored copy and JIT. */
+/* The form of the tried text that PCRE2 compiles: with its repeated groups as subroutines
+ * (callform.h), or NULL when that does not compile or there is none. */
+static char *compile_call_form(compile_job_t *job, const char *text, size_t len, uint32_t opts,
+                               size_t *call_len)
+{
+    char *calls = callform_rewrite(text, len, call_len, &job->subroutines);
+    if (calls == NULL)
+        return NULL;
+    job->rule->code = pcre2_compile((PCRE2_SPTR)calls, *call_len, opts, &job->err, &job->off, NULL);
+    if (job->rule->code == NULL) {
+        free(calls);
+        job->subroutines = 0;
+        return NULL;
+    }
+    return calls;
+}
+
+/* The PCRE2 part: the tried form when it compiles (in its call form when that compiles), else
+ * the pattern as written (whose error offsets point into the rule file); then the prefilter,
+ * the anchored copy and JIT.  The analyses read the tried form, whose groups are all in place. */
 static void compile_job(compile_job_t *job, compile_memo_t *memo)
 {
     rule_t *rule = job->rule;
     /* the search form may be held to one line of the text (pcre2_set_offset_limit, gate.h) */
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (rule->caseless ? PCRE2_CASELESS : 0);
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_USE_OFFSET_LIMIT |
+                    (rule->caseless ? PCRE2_CASELESS : 0);
     const char *text = job->ex.out.data ? job->ex.out.data : "";
     size_t text_len = job->ex.out.len;
+    char *calls = NULL;
+    size_t call_len = 0;
     job->fast_len = text_len;
     job->fast = alttrie_rewrite_with(memo->tries, text, text_len, &job->fast_len);
     if (job->fast != NULL) {
-        rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len,
-                                   opts | PCRE2_USE_OFFSET_LIMIT, &job->err, &job->off, NULL);
+        calls = compile_call_form(job, job->fast, job->fast_len, opts, &call_len);
+        if (rule->code == NULL)
+            rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len, opts, &job->err,
+                                       &job->off, NULL);
         if (rule->code != NULL) {
             text = job->fast;
             text_len = job->fast_len;
         }
     }
     if (rule->code == NULL)
-        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts | PCRE2_USE_OFFSET_LIMIT,
-                                   &job->err, &job->off, NULL);
+        rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &job->err, &job->off, NULL);
     if (rule->code == NULL)
         return;
-    add_prefilter(rule, text, text_len, opts);
+    add_prefilter(rule, text, text_len, calls ? calls : text, calls ? call_len : text_len,
+                  opts & ~(uint32_t)PCRE2_USE_OFFSET_LIMIT);
+    free(calls);
     add_gate_words(job, text, text_len, memo->sets);
     /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
     if (rule->anchored == NULL)
@@ -550,7 +581,7 @@ static void finish_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
     pcre2_pattern_info(rule->code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > L->set->max_captures)
         L->set->max_captures = captures;
-    if (collect_groups(L, rule) != 0)
+    if (collect_groups(L, rule, captures - (uint32_t)job->subroutines) != 0)
         return;
     int span = pcre2_substring_number_from_name(rule->code, (PCRE2_SPTR) "span");
     rule->span_group = span > 0 ? (uint32_t)span : 0;

@@ -1783,12 +1783,7 @@ static void read_set_alternatives(reader_t *r, lnode_t *out)
     r->depth--;
 }
 
-/*
- * For each '(' of pattern[0..len), the index past its ')' (0 when it has none), read as
- * skip_group() reads: where a group's reading is expected to end, to look it up in the memo
- * (a group whose reading ends elsewhere is neither remembered nor found).  NULL without memory.
- */
-static uint32_t *group_ends(const char *p, size_t len)
+uint32_t *prefilter_group_ends(const char *p, size_t len)
 {
     uint32_t *close = calloc(len ? len : 1, sizeof(uint32_t));
     uint32_t *open = malloc((len ? len : 1) * sizeof(uint32_t));
@@ -1828,7 +1823,7 @@ int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
                                 prefilter_set_t *set)
 {
     reader_t r = {.p = pattern, .len = len};
-    uint32_t *close = memo ? group_ends(pattern, len) : NULL;
+    uint32_t *close = memo ? prefilter_group_ends(pattern, len) : NULL;
     if (close != NULL) {
         r.memo = memo;
         r.close = close;

@@ -75,6 +75,13 @@ int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
                                 prefilter_set_t *set);
 
 /*
+ * For each '(' of pattern[0..len), the index past its ')' (0 when it has none, or when the '('
+ * is escaped or inside a class), stepping over escapes and classes as this module reads them.
+ * A malloc'd array of len entries (free() it), NULL without memory.
+ */
+uint32_t *prefilter_group_ends(const char *pattern, size_t len);
+
+/*
  * Whether a match of the pattern may consume a line feed (\s, a negated class, \n, (?s). ...).
  * When it returns 0, every match lies within one line of the text, lookarounds aside.
  */

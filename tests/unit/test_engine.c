@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alttrie.h"
+#include "callform.h"
 #include "extract.h"
 #include "gate.h"
 #include "gazetteer.h"
@@ -621,6 +622,110 @@ static void test_alttrie_same_matches(void **state)
     assert_string_equal(t, "(?:s(?:a(?:id|ys)|ources))");
     free(t);
     assert_null(alttrie_rewrite("(?<=said|says|sources)x", 23, &n));
+}
+
+/* A list of words long enough for callform.c to call it: "said|says|told|w100|...". */
+static void word_list(char *out, size_t cap, const char *prefix)
+{
+    size_t n = (size_t)snprintf(out, cap, "(?:said|says|told");
+    for (int i = 100; i < 220 && n + 16 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "|%s%d", prefix, i);
+    snprintf(out + n, cap - n, ")");
+}
+
+/* A list of words that share few letters (its trie is as long as the list): "said|says|told|
+ * qhxv|...", long enough for callform.c to call it. */
+static void scattered_list(char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "(?:said|says|told");
+    uint32_t seed = 12345;
+    for (int i = 0; i < 150 && n + 8 < cap; i++) {
+        out[n++] = '|';
+        for (int k = 0; k < 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            out[n++] = (char)('a' + (seed >> 16) % 26);
+        }
+    }
+    snprintf(out + n, cap - n, ")");
+}
+
+/* Patterns whose big groups are written once and called find exactly what they found before,
+ * the groups of each match included; what a call would change is left in place. */
+static void test_callform_same_matches(void **state)
+{
+    (void)state;
+    char list[2048], pattern[8192];
+    word_list(list, sizeof(list), "w");
+    const char *shapes[] = {
+        "%s\\s+%s%.0s",                               /* a macro used twice */
+        "(?:%s[ ,]+){0,3}(?:told|w150)%.0s%.0s",      /* a group copied three times */
+        "(?<a>%s)\\s+(?<b>%s)%.0s",                   /* captures around the groups */
+        "(?<=%s )%s(?=[ ,]+%s)",                      /* a lookbehind's copy stays */
+        "(?<=%s )(?:%s|w101)%.0s",                    /* one copy outside: no call */
+    };
+    static const char *const text =
+        "w101 said, w102 w219 told w150 and x150 w120 said w133; says w100 x101 w101 told w150 "
+        "told told w150 w199 w101 x219 said";
+    char plain[4096], calls[4096];
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        snprintf(pattern, sizeof(pattern), shapes[i], list, list, list);
+        size_t n, added;
+        char *c = callform_rewrite(pattern, strlen(pattern), &n, &added);
+        all_matches(pattern, strlen(pattern), text, plain, sizeof(plain));
+        assert_true(strchr(plain, ';') != NULL);   /* the text has matches to compare */
+        if (i == 4) {
+            assert_null(c);
+            continue;
+        }
+        assert_non_null(c);
+        assert_true(added >= 1 && strstr(c, "(?&_c0)") != NULL);
+        all_matches(c, n, text, calls, sizeof(calls));
+        if (strcmp(plain, calls) != 0)
+            fprintf(stderr, "%s\n->\n%s\n%s\n%s\n", pattern, c, plain, calls);
+        assert_string_equal(plain, calls);
+        free(c);
+    }
+    /* inline options, relative references and small groups are not rewritten */
+    size_t n, added;
+    snprintf(pattern, sizeof(pattern), "(?i)%s %s", list, list);
+    assert_null(callform_rewrite(pattern, strlen(pattern), &n, &added));
+    snprintf(pattern, sizeof(pattern), "(\\w+) %s %s \\g{-1}", list, list);
+    assert_null(callform_rewrite(pattern, strlen(pattern), &n, &added));
+    /* a group with a capture inside stays where it is, in both places */
+    snprintf(pattern, sizeof(pattern), "(?:(\\w+) %s) (?:(\\w+) %s)", list, list);
+    char *c = callform_rewrite(pattern, strlen(pattern), &n, &added);
+    assert_non_null(c);
+    assert_true(strncmp(c, "(?:(\\w+) (?&_c0)) (?:(\\w+) (?&_c0))(?(DEFINE)(?<_c0>", 48) == 0);
+    free(c);
+    assert_null(callform_rewrite("(?:said|told) (?:said|told)", 27, &n, &added));
+    assert_int_equal(added, 0);
+}
+
+/* A relation whose macro is called as a subroutine still has exactly its own arguments. */
+static void test_callform_rule_groups(void **state)
+{
+    (void)state;
+    char list[2048], rules[8192];
+    scattered_list(list, sizeof(list));
+    snprintf(rules, sizeof(rules),
+             "define CUE = %s\n"
+             "relation statement st.cue : (?<speaker>\\p{Lu}\\p{Ll}+) (?<cue>@CUE),? "
+             "(?<content>[^.]+)\\.(?!\\s+@CUE)\n", list);
+    nerd_rules_t *r = load_text(rules);
+    uint32_t captures = 0;   /* the three arguments and the subroutine */
+    pcre2_pattern_info(r->rules[0].code, PCRE2_INFO_CAPTURECOUNT, &captures);
+    assert_int_equal(captures, 4);
+    nerd_worker_t *w = nerd_worker_new();
+    const nerd_result_t *res;
+    assert_int_equal(extract(w, r, "Ann said, the dam w150 is full. Bob left.", NULL, &res), 0);
+    assert_int_equal(res->relation_count, 1);
+    const nerd_relation_t *rel = &res->relations[0];
+    assert_int_equal(rel->arg_count, 3);
+    assert_string_equal(find_arg(rel, "speaker")->text, "Ann");
+    assert_string_equal(find_arg(rel, "cue")->text, "said");
+    assert_string_equal(find_arg(rel, "content")->text, "the dam w150 is full");
+    nerd_worker_destroy(&w);
+    nerd_rules_unref(&r);
 }
 
 /* A memo of word lists and groups met before (one per compile thread) changes no result,
@@ -1589,6 +1694,8 @@ int main(void)
         cmocka_unit_test(test_extract_result_stable_across_rules_unref),
         cmocka_unit_test(test_extract_link_family),
         cmocka_unit_test(test_extract_link_person_to_org),
+        cmocka_unit_test(test_callform_same_matches),
+        cmocka_unit_test(test_callform_rule_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
