@@ -276,17 +276,19 @@ static int capital_list(doc_t *d)
     size_t n = 0;
     for (size_t i = 0; i < d->len; i++)
         n += (size_t)rules_capital_byte(shadow[i]);
-    if (n > w->caps_cap) {
-        uint32_t *grown = realloc(w->caps, n * sizeof(uint32_t));
+    if (n + 1 > w->caps_cap) {   /* one spare slot for the fill below */
+        uint32_t *grown = realloc(w->caps, (n + 1) * sizeof(uint32_t));
         if (grown == NULL)
             return NERD_ENOMEM;
         w->caps = grown;
-        w->caps_cap = n;
+        w->caps_cap = n + 1;
     }
+    /* without a branch: every offset is written, and kept when it holds a capital */
     n = 0;
-    for (size_t i = 0; i < d->len; i++)
-        if (rules_capital_byte(shadow[i]))
-            w->caps[n++] = (uint32_t)i;
+    for (size_t i = 0; i < d->len; i++) {
+        w->caps[n] = (uint32_t)i;
+        n += (size_t)rules_capital_byte(shadow[i]);
+    }
     d->caps = w->caps;
     d->cap_count = n;
     return 0;

@@ -1123,17 +1123,6 @@ int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word
     return useful;
 }
 
-int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text, size_t pos)
-{
-    if (prev->count == 0 || pos == 0)
-        return 1;
-    unsigned char p1 = text[pos - 1], p2 = pos >= 2 ? text[pos - 2] : 0;
-    for (int k = 0; k < prev->count; k++)
-        if (prefilter_has(prev->b1[k], p1) && (pos < 2 || prefilter_has(prev->b2[k], p2)))
-            return 1;
-    return 0;
-}
-
 /* ---- required sets of literals ----
  *
  * For every item the reader works out four sets of strings (each kept only while it is small):

@@ -42,9 +42,6 @@ typedef struct prefilter_prev {
 int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word_first,
                          prefilter_prev_t *prev);
 
-/* Whether prev allows a match to start at text[pos] (offsets 0 and 1 are never ruled out for
- * want of bytes before them). */
-int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text, size_t pos);
 
 /* A set of strings, one of which every match of a pattern contains (prefilter_required_set). */
 #define PREFILTER_SET_MAX 256
@@ -90,6 +87,20 @@ int prefilter_may_cross_lines(const char *pattern, size_t len);
 static inline int prefilter_has(const uint8_t bitmap[32], unsigned char b)
 {
     return (bitmap[b >> 3] >> (b & 7)) & 1;
+}
+
+/* Whether prev allows a match to start at text[pos] (offsets 0 and 1 are never ruled out for
+ * want of bytes before them).  Inline: the extractor asks at every candidate byte. */
+static inline int prefilter_prev_allows(const prefilter_prev_t *prev, const unsigned char *text,
+                                        size_t pos)
+{
+    if (prev->count == 0 || pos == 0)
+        return 1;
+    unsigned char p1 = text[pos - 1], p2 = pos >= 2 ? text[pos - 2] : 0;
+    for (int k = 0; k < prev->count; k++)
+        if (prefilter_has(prev->b1[k], p1) && (pos < 2 || prefilter_has(prev->b2[k], p2)))
+            return 1;
+    return 0;
 }
 
 #endif

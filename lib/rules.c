@@ -34,21 +34,16 @@ unsigned char rules_type_byte(size_t t)
     return t < sizeof(type_bytes) ? type_bytes[t] : 0;
 }
 
-static const uint8_t capital_bytes[32] = {   /* 0x01-0x1F, 'A'-'Z', 0xC0-0xFF */
+const uint8_t rules_capital_bytes[32] = {   /* 0x01-0x1F, 'A'-'Z', 0xC0-0xFF */
     0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0x07, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
 };
 _Static_assert(RULES_FILLER_BYTE == 0x1F, "capital_bytes covers the type bytes and the filler");
 
-int rules_capital_byte(unsigned char b)
-{
-    return prefilter_has(capital_bytes, b);
-}
-
 int rules_starts_at_capitals(const uint8_t start_bytes[32])
 {
-    for (size_t i = 0; i < sizeof(capital_bytes); i++)
-        if (start_bytes[i] & ~capital_bytes[i])
+    for (size_t i = 0; i < sizeof(rules_capital_bytes); i++)
+        if (start_bytes[i] & ~rules_capital_bytes[i])
             return 0;
     return 1;
 }

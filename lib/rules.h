@@ -107,7 +107,13 @@ unsigned char rules_type_byte(size_t t);
 /* Capital bytes: an upper-case ASCII letter, the lead byte of a multi-byte character, an
  * entity's type byte or the filler.  Most anchored rules (at a name or an entity) can only start
  * at one; the extractor lists them once per masked text for such rules (rule.at_capitals). */
-int rules_capital_byte(unsigned char b);
+extern const uint8_t rules_capital_bytes[32];
+
+static inline int rules_capital_byte(unsigned char b)
+{
+    return prefilter_has(rules_capital_bytes, b);   /* inline: the extractor asks of every byte */
+}
+
 /* Whether every byte of a start-byte bitmap (prefilter.h) is a capital byte. */
 int rules_starts_at_capitals(const uint8_t start_bytes[32]);
 
