@@ -102,7 +102,7 @@ $(BUILD)/bench/%.o: bench/%.c $(GEN_H)
 $(BUILD)/nerd_bench: $(BUILD)/bench/nerd_bench.o $(DAEMON_LIBOBJ) $(GEN_OBJ) $(BUILD)/libnerd.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -pthread -o $@ $^ $(LIBS_DAEMON) $(LIBS_ENGINE) -lm
 
-FUZZ_TARGETS := extract rules utf8
+FUZZ_TARGETS := extract rules utf8 callform
 
 $(BUILD)/fuzz/%.o: tests/fuzz/%.c $(GEN_H)
 	@mkdir -p $(dir $@)

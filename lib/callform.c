@@ -1,8 +1,8 @@
 /*
  * callform.c - writes the big groups that a pattern repeats once, as subroutines (callform.h).
  *
- * One pass finds the groups (prefilter_group_ends()); the non-capturing ones of
- * CALLFORM_MIN_GROUP bytes or more that PCRE2 would compile twice or more (the same text at
+ * One pass finds the groups (prefilter_group_ends()); the non-capturing ones of min_group
+ * bytes or more that PCRE2 would compile twice or more (the same text at
  * two places, or one place under {n,m}) become subroutines _c0, _c1, ...  The writer then copies
  * the pattern, putting (?&_cN) in place of each, and appends (?(DEFINE)(?<_c0>...)...) whose
  * bodies are written the same way, so a subroutine may call smaller ones.  Groups inside a
@@ -19,10 +19,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Smaller groups cost more as calls (a call saves and restores the state of the group at
- * every use) than they save as copies: 600 keeps the calls to the big word lists and macros. */
-#define CALLFORM_MIN_GROUP 600
 
 typedef struct group {
     uint32_t start, end;     /* its '(' and the byte after its ')' */
@@ -172,14 +168,14 @@ static int sole_content(const char *p, const uint32_t *close, size_t i)
 }
 
 /* The candidate groups, in pattern order, with their texts matched up and copies counted. */
-static group_t *find_groups(const char *p, size_t len, const uint32_t *close, const int *in_look,
-                            const prefix_t *x, size_t *count)
+static group_t *find_groups(const char *p, size_t len, size_t min_group, const uint32_t *close,
+                            const int *in_look, const prefix_t *x, size_t *count)
 {
     size_t n = 0, cap = 0;
     group_t *g = NULL;
     for (size_t i = 0; i + 2 < len; i++) {
         if (p[i] != '(' || close[i] == 0 || p[i + 1] != '?' || p[i + 2] != ':' ||
-            close[i] - i < CALLFORM_MIN_GROUP || in_look[i] || sole_content(p, close, i) ||
+            close[i] - i < min_group || in_look[i] || sole_content(p, close, i) ||
             captures_inside(x, (uint32_t)i, close[i]))
             continue;
         if (n == cap) {
@@ -258,10 +254,11 @@ static char *write_callform(writer_t *w, const group_t *g, size_t n, size_t len,
     return strbuf_take(&w->out);
 }
 
-char *callform_rewrite(const char *pattern, size_t len, size_t *out_len, size_t *added)
+char *callform_rewrite(const char *pattern, size_t len, size_t min_group, size_t *out_len,
+                       size_t *added)
 {
     *added = 0;
-    if (len < CALLFORM_MIN_GROUP)
+    if (len < min_group || len >= UINT32_MAX)
         return NULL;
     uint32_t *close = prefilter_group_ends(pattern, len);
     int *in_look = close ? lookaround_depth(pattern, len, close) : NULL;
@@ -274,7 +271,7 @@ char *callform_rewrite(const char *pattern, size_t len, size_t *out_len, size_t 
     prefix_t x;
     if (prefix_init(&x, pattern, len, close) != 0)
         goto done;
-    g = find_groups(pattern, len, close, in_look, &x, &n);
+    g = find_groups(pattern, len, min_group, close, in_look, &x, &n);
     prefix_free(&x);
     if (g == NULL)
         goto done;

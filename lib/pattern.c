@@ -498,7 +498,7 @@ static void add_gate_words(compile_job_t *job, const char *text, size_t len, mem
 static char *compile_call_form(compile_job_t *job, const char *text, size_t len, uint32_t opts,
                                size_t *call_len)
 {
-    char *calls = callform_rewrite(text, len, call_len, &job->subroutines);
+    char *calls = callform_rewrite(text, len, CALLFORM_MIN_GROUP, call_len, &job->subroutines);
     if (calls == NULL)
         return NULL;
     job->rule->code = pcre2_compile((PCRE2_SPTR)calls, *call_len, opts, &job->err, &job->off, NULL);

@@ -670,7 +670,7 @@ static void test_callform_same_matches(void **state)
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
         snprintf(pattern, sizeof(pattern), shapes[i], list, list, list);
         size_t n, added;
-        char *c = callform_rewrite(pattern, strlen(pattern), &n, &added);
+        char *c = callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added);
         all_matches(pattern, strlen(pattern), text, plain, sizeof(plain));
         assert_true(strchr(plain, ';') != NULL);   /* the text has matches to compare */
         if (i == 4) {
@@ -688,16 +688,16 @@ static void test_callform_same_matches(void **state)
     /* inline options, relative references and small groups are not rewritten */
     size_t n, added;
     snprintf(pattern, sizeof(pattern), "(?i)%s %s", list, list);
-    assert_null(callform_rewrite(pattern, strlen(pattern), &n, &added));
+    assert_null(callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added));
     snprintf(pattern, sizeof(pattern), "(\\w+) %s %s \\g{-1}", list, list);
-    assert_null(callform_rewrite(pattern, strlen(pattern), &n, &added));
+    assert_null(callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added));
     /* a group with a capture inside stays where it is, in both places */
     snprintf(pattern, sizeof(pattern), "(?:(\\w+) %s) (?:(\\w+) %s)", list, list);
-    char *c = callform_rewrite(pattern, strlen(pattern), &n, &added);
+    char *c = callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added);
     assert_non_null(c);
     assert_true(strncmp(c, "(?:(\\w+) (?&_c0)) (?:(\\w+) (?&_c0))(?(DEFINE)(?<_c0>", 48) == 0);
     free(c);
-    assert_null(callform_rewrite("(?:said|told) (?:said|told)", 27, &n, &added));
+    assert_null(callform_rewrite("(?:said|told) (?:said|told)", 27, CALLFORM_MIN_GROUP, &n, &added));
     assert_int_equal(added, 0);
 }
 
