@@ -2,8 +2,8 @@
  * callform.c - writes the big groups that a pattern repeats once, as subroutines (callform.h).
  *
  * One pass finds the groups (prefilter_group_ends()); the non-capturing ones of min_group
- * bytes or more that PCRE2 would compile twice or more (the same text at
- * two places, or one place under {n,m}) become subroutines _c0, _c1, ...  The writer then copies
+ * bytes or more that PCRE2 would compile twice or more (the same text at two places, or one
+ * place under {n,m}) become subroutines _c0, _c1, ...  The writer then copies
  * the pattern, putting (?&_cN) in place of each, and appends (?(DEFINE)(?<_c0>...)...) whose
  * bodies are written the same way, so a subroutine may call smaller ones.  Groups inside a
  * lookaround stay where they are: PCRE2 wants a lookbehind's length known without calls, and a
@@ -71,14 +71,16 @@ static void prefix_free(prefix_t *x)
     free(x->power);
 }
 
+/* Whether a capture group opens at p[j]: "(", "(?<name>" or "(?'name'". */
 static int capture_at(const char *p, size_t len, const uint32_t *close, size_t j)
 {
-    if (p[j] == '(' && close[j] != 0 && j + 3 < len) {
-        if (p[j + 1] != '?' || p[j + 2] == '\'')
-            return 1;
-        return p[j + 2] == '<' && p[j + 3] != '=' && p[j + 3] != '!';
-    }
-    return 0;
+    if (p[j] != '(' || close[j] == 0)
+        return 0;
+    if (j + 1 >= len || p[j + 1] != '?')
+        return 1;
+    if (j + 2 < len && p[j + 2] == '\'')
+        return 1;
+    return j + 3 < len && p[j + 2] == '<' && p[j + 3] != '=' && p[j + 3] != '!';
 }
 
 static int prefix_init(prefix_t *x, const char *p, size_t len, const uint32_t *close)
