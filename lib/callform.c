@@ -256,13 +256,14 @@ static char *write_callform(writer_t *w, const group_t *g, size_t n, size_t len,
     return strbuf_take(&w->out);
 }
 
-char *callform_rewrite(const char *pattern, size_t len, size_t min_group, size_t *out_len,
-                       size_t *added)
+char *callform_rewrite(const char *pattern, size_t len, const uint32_t *ends, size_t min_group,
+                       size_t *out_len, size_t *added)
 {
     *added = 0;
     if (len < min_group || len >= UINT32_MAX)
         return NULL;
-    uint32_t *close = prefilter_group_ends(pattern, len);
+    uint32_t *own = ends ? NULL : prefilter_group_ends(pattern, len);
+    const uint32_t *close = ends ? ends : own;
     int *in_look = close ? lookaround_depth(pattern, len, close) : NULL;
     long *call_at = malloc(len * sizeof(long));
     group_t *g = NULL;
@@ -291,6 +292,6 @@ done:
     free(g);
     free(call_at);
     free(in_look);
-    free(close);
+    free(own);
     return out;
 }

@@ -17,6 +17,7 @@
 #define NERD_CALLFORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Groups smaller than this (in bytes) cost more as calls (a call saves and restores the state of
  * the group at every use) than they save as copies; 600 keeps the calls to the word lists and
@@ -26,13 +27,13 @@
 /*
  * Returns a malloc'd NUL-terminated copy of pattern[0..len) (PCRE2 syntax, UTF mode) with its
  * repeated non-capturing groups of min_group bytes or more called as subroutines, its length in
- * *out_len and, in
- * *added, how many capture groups the DEFINE adds (they are numbered after every group of the
- * pattern).  NULL when nothing is worth rewriting, when the pattern uses syntax the rewrite
+ * *out_len and, in *added, how many capture groups the DEFINE adds (they are numbered after
+ * every group of the pattern).  ends: prefilter_group_ends() of the pattern, or NULL to work it
+ * out here.  NULL when nothing is worth rewriting, when the pattern uses syntax the rewrite
  * leaves alone (inline options such as (?i), verbs, \Q..\E, branch resets) or without memory:
  * then compile the pattern as it is.
  */
-char *callform_rewrite(const char *pattern, size_t len, size_t min_group, size_t *out_len,
-                       size_t *added);
+char *callform_rewrite(const char *pattern, size_t len, const uint32_t *ends, size_t min_group,
+                       size_t *out_len, size_t *added);
 
 #endif

@@ -480,14 +480,15 @@ static void expand_job(loader_t *L, pending_pattern_t *pp, compile_job_t *job)
 }
 
 /* The words one of which every match contains, for the gate, and whether a match stays on one
- * line. */
-static void add_gate_words(compile_job_t *job, const char *text, size_t len, memo_t *memo)
+ * line.  ends: prefilter_group_ends() of text, or NULL. */
+static void add_gate_words(compile_job_t *job, const char *text, size_t len,
+                           const uint32_t *ends, memo_t *memo)
 {
     rule_t *rule = job->rule;
     rule->single_line = !prefilter_may_cross_lines(text, len);
     rule->gate_caseless = rule->caseless || strstr(text, "(?i") != NULL;
     job->words = malloc(sizeof(*job->words));
-    if (job->words != NULL && !prefilter_required_set_with(memo, text, len, job->words)) {
+    if (job->words != NULL && !prefilter_required_set_with(memo, text, len, ends, job->words)) {
         free(job->words);
         job->words = NULL;
     }
@@ -495,10 +496,11 @@ static void add_gate_words(compile_job_t *job, const char *text, size_t len, mem
 
 /* The form of the tried text that PCRE2 compiles: with its repeated groups as subroutines
  * (callform.h), or NULL when that does not compile or there is none. */
-static char *compile_call_form(compile_job_t *job, const char *text, size_t len, uint32_t opts,
-                               size_t *call_len)
+static char *compile_call_form(compile_job_t *job, const char *text, size_t len,
+                               const uint32_t *ends, uint32_t opts, size_t *call_len)
 {
-    char *calls = callform_rewrite(text, len, CALLFORM_MIN_GROUP, call_len, &job->subroutines);
+    char *calls = callform_rewrite(text, len, ends, CALLFORM_MIN_GROUP, call_len,
+                                   &job->subroutines);
     if (calls == NULL)
         return NULL;
     job->rule->code = pcre2_compile((PCRE2_SPTR)calls, *call_len, opts, &job->err, &job->off, NULL);
@@ -523,10 +525,12 @@ static void compile_job(compile_job_t *job, compile_memo_t *memo)
     size_t text_len = job->ex.out.len;
     char *calls = NULL;
     size_t call_len = 0;
+    uint32_t *ends = NULL;   /* the tried form's groups, for the call form and the gate words */
     job->fast_len = text_len;
     job->fast = alttrie_rewrite_with(memo->tries, text, text_len, &job->fast_len);
     if (job->fast != NULL) {
-        calls = compile_call_form(job, job->fast, job->fast_len, opts, &call_len);
+        ends = prefilter_group_ends(job->fast, job->fast_len);
+        calls = compile_call_form(job, job->fast, job->fast_len, ends, opts, &call_len);
         if (rule->code == NULL)
             rule->code = pcre2_compile((PCRE2_SPTR)job->fast, job->fast_len, opts, &job->err,
                                        &job->off, NULL);
@@ -537,15 +541,16 @@ static void compile_job(compile_job_t *job, compile_memo_t *memo)
     }
     if (rule->code == NULL)
         rule->code = pcre2_compile((PCRE2_SPTR)text, text_len, opts, &job->err, &job->off, NULL);
-    if (rule->code == NULL)
-        return;
-    add_prefilter(rule, text, text_len, calls ? calls : text, calls ? call_len : text_len,
-                  opts & ~(uint32_t)PCRE2_USE_OFFSET_LIMIT);
+    if (rule->code != NULL) {
+        add_prefilter(rule, text, text_len, calls ? calls : text, calls ? call_len : text_len,
+                      opts & ~(uint32_t)PCRE2_USE_OFFSET_LIMIT);
+        add_gate_words(job, text, text_len, text == job->fast ? ends : NULL, memo->sets);
+        /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
+        if (rule->anchored == NULL)
+            rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
+    }
     free(calls);
-    add_gate_words(job, text, text_len, memo->sets);
-    /* a rule with an anchored copy never runs its search form: JIT compile only what runs */
-    if (rule->anchored == NULL)
-        rule->jit = pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE) == 0;
+    free(ends);
 }
 
 static void report_compile_error(loader_t *L, pending_pattern_t *pp, compile_job_t *job)

@@ -1805,29 +1805,29 @@ uint32_t *prefilter_group_ends(const char *p, size_t len)
 
 int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set)
 {
-    return prefilter_required_set_with(NULL, pattern, len, set);
+    return prefilter_required_set_with(NULL, pattern, len, NULL, set);
 }
 
 int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
-                                prefilter_set_t *set)
+                                const uint32_t *ends, prefilter_set_t *set)
 {
     reader_t r = {.p = pattern, .len = len};
-    uint32_t *close = memo ? prefilter_group_ends(pattern, len) : NULL;
-    if (close != NULL) {
+    uint32_t *own = memo && !ends ? prefilter_group_ends(pattern, len) : NULL;
+    if (memo && (ends || own)) {
         r.memo = memo;
-        r.close = close;
+        r.close = ends ? ends : own;
     }
     lnode_t *top = malloc(sizeof(*top));
     set->count = 0;
     if (top == NULL) {
-        free(close);
+        free(own);
         return 0;
     }
     read_set_alternatives(&r, top);
     for (int k = 0; k < r.frame_count; k++)
         free(r.frames[k]);
     free(r.frames);
-    free(close);
+    free(own);
     lset_t *req = &top->req;
     lset_keep_better(req, &top->exact);
     lset_keep_better(req, &top->prefix);

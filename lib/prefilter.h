@@ -66,10 +66,11 @@ int prefilter_required_set(const char *pattern, size_t len, prefilter_set_t *set
 /*
  * prefilter_required_set() remembering in memo (memo.h; NULL: none) what each group required.
  * A rule set's patterns repeat the same groups (a macro used in many rules), and with a memo
- * each is worked out once.  The result is the same.
+ * each is worked out once.  The result is the same.  ends: prefilter_group_ends() of the
+ * pattern when the caller has it, else NULL (with a memo, it is then worked out here).
  */
 int prefilter_required_set_with(memo_t *memo, const char *pattern, size_t len,
-                                prefilter_set_t *set);
+                                const uint32_t *ends, prefilter_set_t *set);
 
 /*
  * For each '(' of pattern[0..len), the index past its ')' (0 when it has none, or when the '('

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *pattern = (const char *)data;
     size_t n, added;
-    char *calls = callform_rewrite(pattern, size, MIN_GROUP, &n, &added);
+    char *calls = callform_rewrite(pattern, size, NULL, MIN_GROUP, &n, &added);
     if (calls == NULL)
         return 0;
     pcre2_code *plain = compile(pattern, size);

@@ -670,7 +670,7 @@ static void test_callform_same_matches(void **state)
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
         snprintf(pattern, sizeof(pattern), shapes[i], list, list, list);
         size_t n, added;
-        char *c = callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added);
+        char *c = callform_rewrite(pattern, strlen(pattern), NULL, CALLFORM_MIN_GROUP, &n, &added);
         all_matches(pattern, strlen(pattern), text, plain, sizeof(plain));
         assert_true(strchr(plain, ';') != NULL);   /* the text has matches to compare */
         if (i == 4) {
@@ -688,16 +688,16 @@ static void test_callform_same_matches(void **state)
     /* inline options, relative references and small groups are not rewritten */
     size_t n, added;
     snprintf(pattern, sizeof(pattern), "(?i)%s %s", list, list);
-    assert_null(callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added));
+    assert_null(callform_rewrite(pattern, strlen(pattern), NULL, CALLFORM_MIN_GROUP, &n, &added));
     snprintf(pattern, sizeof(pattern), "(\\w+) %s %s \\g{-1}", list, list);
-    assert_null(callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added));
+    assert_null(callform_rewrite(pattern, strlen(pattern), NULL, CALLFORM_MIN_GROUP, &n, &added));
     /* a group with a capture inside stays where it is, in both places */
     snprintf(pattern, sizeof(pattern), "(?:(\\w+) %s) (?:(\\w+) %s)", list, list);
-    char *c = callform_rewrite(pattern, strlen(pattern), CALLFORM_MIN_GROUP, &n, &added);
+    char *c = callform_rewrite(pattern, strlen(pattern), NULL, CALLFORM_MIN_GROUP, &n, &added);
     assert_non_null(c);
     assert_true(strncmp(c, "(?:(\\w+) (?&_c0)) (?:(\\w+) (?&_c0))(?(DEFINE)(?<_c0>", 48) == 0);
     free(c);
-    assert_null(callform_rewrite("(?:said|told) (?:said|told)", 27, CALLFORM_MIN_GROUP, &n, &added));
+    assert_null(callform_rewrite("(?:said|told) (?:said|told)", 27, NULL, CALLFORM_MIN_GROUP, &n, &added));
     assert_int_equal(added, 0);
 }
 
@@ -764,7 +764,7 @@ static void test_memos_change_nothing(void **state)
             memset(plain, 0, sizeof(*plain));
             memset(memo, 0, sizeof(*memo));
             int r1 = prefilter_required_set(p, strlen(p), plain);
-            int r2 = prefilter_required_set_with(sets, p, strlen(p), memo);
+            int r2 = prefilter_required_set_with(sets, p, strlen(p), NULL, memo);
             assert_int_equal(r1, r2);
             assert_int_equal(plain->count, memo->count);
             for (size_t k = 0; k < plain->count; k++) {
