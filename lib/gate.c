@@ -22,6 +22,7 @@ struct gate {
     uint64_t *masks;         /* words per mask */
     size_t words;
     size_t states;
+    size_t min_len;          /* bytes in the shortest word: a shorter line holds none */
 };
 
 static unsigned char fold(unsigned char c)
@@ -136,9 +137,15 @@ gate_t *gate_build(const prefilter_set_t *const *sets, size_t count)
     map_classes(g, sets, count);
     g->words = count / 64 + 1;
     size_t cap = 1;
+    g->min_len = SIZE_MAX;
     for (size_t k = 0; k < count; k++)
-        for (size_t i = 0; i < sets[k]->count; i++)
+        for (size_t i = 0; i < sets[k]->count; i++) {
             cap += sets[k]->len[i];
+            if (sets[k]->len[i] < g->min_len)
+                g->min_len = sets[k]->len[i];
+        }
+    if (g->min_len == 0 || g->min_len == SIZE_MAX)
+        g->min_len = 1;
     g->next = malloc(cap * g->classes * sizeof(uint32_t));
     uint64_t *state_masks = calloc(cap * g->words, sizeof(uint64_t));
     int ok = g->next != NULL && state_masks != NULL;
@@ -208,9 +215,9 @@ static int blank_byte(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-static int blank_line(const char *text, const gate_line_t *line)
+static int blank_line(const char *text, uint32_t start, uint32_t end)
 {
-    for (uint32_t i = line->start; i < line->end; i++)
+    for (uint32_t i = start; i < end; i++)
         if (!blank_byte(text[i]))
             return 0;
     return 1;
@@ -231,65 +238,163 @@ int gate_spans_blank_line(const char *text, size_t start, size_t end)
     return 0;
 }
 
-/* Groups out's lines into paragraphs: runs of lines that are not blank, masks joined.  A
- * paragraph starts where the one before ended, so the blank lines before it (where a pattern
- * that starts at a line feed starts) are its own. */
-static int group_paragraphs(gate_doc_t *out, const char *text, size_t words, nerd_arena_t *arena)
+/* Lines or paragraphs with words, kept while the scan reads, in arena arrays sized by
+ * count_units(). */
+typedef struct unit_list {
+    gate_line_t *units;
+    uint64_t *masks;         /* words per unit */
+    uint32_t *last;          /* bits per unit (lines only): gate_doc_t.last_word, or NULL */
+    size_t count;
+} unit_list_t;
+
+/* The state of one gate_scan(). */
+typedef struct scan {
+    const gate_t *g;
+    const char *text;
+    size_t bits;
+    unit_list_t lines, paragraphs;
+    uint64_t *line_mask;     /* the words of the line being read */
+    uint32_t *line_last;     /* per bit, where its last word on this line ended */
+    gate_line_t para;        /* the paragraph being read, when para_open */
+    uint64_t *para_mask;
+    int para_open;
+    uint32_t para_prev_end;  /* where the paragraph before it ended (0 for the first) */
+    uint64_t *any;
+} scan_t;
+
+static int mask_empty(const uint64_t *mask, size_t words)
 {
-    size_t count = 0;
-    for (size_t l = 0; l < out->line_count; l++)
-        count += !blank_line(text, &out->lines[l]) &&
-                 (l == 0 || blank_line(text, &out->lines[l - 1]));
-    out->paragraphs = nerd_arena_alloc(arena, (count ? count : 1) * sizeof(gate_line_t));
-    uint64_t *masks = nerd_arena_alloc(arena, (count ? count : 1) * words * sizeof(uint64_t));
-    if (out->paragraphs == NULL || masks == NULL)
-        return NERD_ENOMEM;
-    size_t n = 0;
-    gate_line_t *open = NULL;
-    for (size_t l = 0; l < out->line_count; l++) {
-        const gate_line_t *line = &out->lines[l];
-        if (blank_line(text, line)) {
-            open = NULL;
-            continue;
-        }
-        if (open == NULL) {
-            open = &out->paragraphs[n];
-            uint32_t start = n > 0 ? out->paragraphs[n - 1].end : 0;
-            *open = (gate_line_t){start, line->end, masks + n * words, (uint32_t)l, (uint32_t)l};
-            memset(masks + n * words, 0, words * sizeof(uint64_t));
-            n++;
-        }
-        open->end = line->end;
-        open->last = (uint32_t)l;
-        uint64_t *m = masks + (open - out->paragraphs) * words;
+    uint64_t any = 0;
+    for (size_t w = 0; w < words; w++)
+        any |= mask[w];
+    return any == 0;
+}
+
+/* Appends unit with its mask (and last, when the list keeps positions). */
+static void units_add(scan_t *sc, unit_list_t *l, gate_line_t unit, const uint64_t *mask,
+                      const uint32_t *last)
+{
+    size_t words = sc->g->words;
+    l->units[l->count] = unit;
+    memcpy(l->masks + l->count * words, mask, words * sizeof(uint64_t));
+    if (l->last)
+        memcpy(l->last + l->count * sc->bits, last, sc->bits * sizeof(uint32_t));
+    l->count++;
+}
+
+static void units_link(unit_list_t *l, size_t words)
+{
+    for (size_t i = 0; i < l->count; i++)
+        l->units[i].rules = l->masks + i * words;
+}
+
+/* Ends the paragraph being read, keeping it when it has words. */
+static void close_paragraph(scan_t *sc)
+{
+    if (!sc->para_open)
+        return;
+    sc->para_open = 0;
+    sc->para_prev_end = sc->para.end;
+    if (sc->para.first != GATE_NONE)
+        units_add(sc, &sc->paragraphs, sc->para, sc->para_mask, NULL);
+}
+
+/* The line [start, end) has been read: kept when it has words, then added to its paragraph, or
+ * ending the paragraph when it is blank. */
+static void end_line(scan_t *sc, uint32_t start, uint32_t end)
+{
+    size_t words = sc->g->words;
+    int has_words = !mask_empty(sc->line_mask, words);
+    uint32_t index = (uint32_t)sc->lines.count;
+    if (has_words) {
+        units_add(sc, &sc->lines, (gate_line_t){start, end, NULL, index, index}, sc->line_mask,
+                  sc->line_last);
         for (size_t w = 0; w < words; w++)
-            m[w] |= line->rules[w];
+            sc->any[w] |= sc->line_mask[w];
     }
-    out->paragraph_count = n;
+    if (blank_line(sc->text, start, end)) {
+        close_paragraph(sc);
+    } else {
+        if (!sc->para_open) {
+            sc->para_open = 1;
+            sc->para = (gate_line_t){sc->para_prev_end, end, NULL, GATE_NONE, 0};
+            memset(sc->para_mask, 0, words * sizeof(uint64_t));
+        }
+        sc->para.end = end;
+        if (has_words) {
+            if (sc->para.first == GATE_NONE)
+                sc->para.first = index;
+            sc->para.last = index;
+            for (size_t w = 0; w < words; w++)
+                sc->para_mask[w] |= sc->line_mask[w];
+        }
+    }
+    memset(sc->line_mask, 0, words * sizeof(uint64_t));
+}
+
+/* Upper bounds for the units a scan keeps: the lines long enough to hold a word, and the
+ * paragraphs (a line that is not blank after one that is, or first). */
+static void count_units(const gate_t *g, const char *text, size_t len, size_t *lines,
+                        size_t *paragraphs)
+{
+    *lines = *paragraphs = 0;
+    int after_blank = 1;
+    for (size_t start = 0; start <= len;) {
+        const char *feed = memchr(text + start, '\n', len - start);
+        size_t end = feed ? (size_t)(feed - text) : len;
+        *lines += end - start >= g->min_len;
+        int blank = blank_line(text, (uint32_t)start, (uint32_t)end);
+        *paragraphs += !blank && after_blank;
+        after_blank = blank;
+        start = end + 1;
+    }
+}
+
+/* Allocates a list of count units; with bits, their last-word positions too. */
+static int units_alloc(nerd_arena_t *arena, unit_list_t *l, size_t count, size_t words,
+                       size_t bits)
+{
+    memset(l, 0, sizeof(*l));
+    l->units = nerd_arena_alloc(arena, (count ? count : 1) * sizeof(gate_line_t));
+    l->masks = nerd_arena_alloc(arena, (count ? count : 1) * words * sizeof(uint64_t));
+    if (bits)
+        l->last = nerd_arena_alloc(arena, (count ? count : 1) * bits * sizeof(uint32_t));
+    return l->units && l->masks && (!bits || l->last) ? 0 : NERD_ENOMEM;
+}
+
+static int scan_start(scan_t *sc, const gate_t *g, nerd_arena_t *arena, const char *text,
+                      size_t len)
+{
+    memset(sc, 0, sizeof(*sc));
+    sc->g = g;
+    sc->text = text;
+    sc->bits = g->words * 64;
+    size_t lines, paragraphs;
+    count_units(g, text, len, &lines, &paragraphs);
+    /* the lists exist even when empty: the extractor tells a scanned text by its lines */
+    int keep_last = lines * sc->bits <= GATE_MAX_POSITIONS;
+    if (units_alloc(arena, &sc->lines, lines, g->words, keep_last ? sc->bits : 0) ||
+        units_alloc(arena, &sc->paragraphs, paragraphs, g->words, 0))
+        return NERD_ENOMEM;
+    sc->line_mask = nerd_arena_alloc(arena, 3 * g->words * sizeof(uint64_t));
+    sc->line_last = nerd_arena_alloc(arena, sc->bits * sizeof(uint32_t));
+    if (sc->line_mask == NULL || sc->line_last == NULL)
+        return NERD_ENOMEM;
+    memset(sc->line_mask, 0, 3 * g->words * sizeof(uint64_t));
+    sc->para_mask = sc->line_mask + g->words;
+    sc->any = sc->para_mask + g->words;
     return 0;
 }
 
 int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len,
               gate_doc_t *out)
 {
-    size_t lines = 1;
-    for (const char *p = text; (p = memchr(p, '\n', (size_t)(text + len - p))) != NULL; p++)
-        lines++;
-    out->lines = nerd_arena_alloc(arena, lines * sizeof(gate_line_t));
-    uint64_t *masks = nerd_arena_alloc(arena, (lines + 1) * g->words * sizeof(uint64_t));
-    if (out->lines == NULL || masks == NULL)
-        return NERD_ENOMEM;
-    memset(masks, 0, (lines + 1) * g->words * sizeof(uint64_t));
-    out->any = masks + lines * g->words;
-    out->line_count = lines;
-    out->fold_hazard = has_fold_hazard(text, len);
-    out->bits = g->words * 64;
-    out->last_word = lines * out->bits <= GATE_MAX_POSITIONS
-        ? nerd_arena_alloc(arena, lines * out->bits * sizeof(uint32_t)) : NULL;
+    scan_t sc;
+    int rc = scan_start(&sc, g, arena, text, len);
+    if (rc)
+        return rc;
     const unsigned char *t = (const unsigned char *)text;
-    size_t line = 0, start = 0;
-    uint64_t *m = masks;
-    uint32_t *last = out->last_word;
+    size_t start = 0;
     uint32_t s = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char b = t[i];
@@ -297,24 +402,25 @@ int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len
         if (g->out[s]) {
             const uint64_t *add = &g->masks[(size_t)(g->out[s] - 1) * g->words];
             for (size_t w = 0; w < g->words; w++)
-                m[w] |= add[w];
-            if (last != NULL)
-                note_last_words(last, add, g->words, (uint32_t)i);
+                sc.line_mask[w] |= add[w];
+            note_last_words(sc.line_last, add, g->words, (uint32_t)i);
         }
         if (b == '\n') {
-            out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)i, m, (uint32_t)line,
-                                             (uint32_t)line};
-            line++;
+            end_line(&sc, (uint32_t)start, (uint32_t)i);
             start = i + 1;
-            m += g->words;
-            if (last != NULL)
-                last += out->bits;
         }
     }
-    out->lines[line] = (gate_line_t){(uint32_t)start, (uint32_t)len, m, (uint32_t)line,
-                                     (uint32_t)line};
-    for (size_t l = 0; l < lines; l++)
-        for (size_t w = 0; w < g->words; w++)
-            out->any[w] |= out->lines[l].rules[w];
-    return group_paragraphs(out, text, g->words, arena);
+    end_line(&sc, (uint32_t)start, (uint32_t)len);
+    close_paragraph(&sc);
+    units_link(&sc.lines, g->words);
+    units_link(&sc.paragraphs, g->words);
+    out->lines = sc.lines.units;
+    out->line_count = sc.lines.count;
+    out->paragraphs = sc.paragraphs.units;
+    out->paragraph_count = sc.paragraphs.count;
+    out->any = sc.any;
+    out->fold_hazard = has_fold_hazard(text, len);
+    out->bits = sc.bits;
+    out->last_word = sc.lines.last;
+    return 0;
 }

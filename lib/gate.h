@@ -26,13 +26,14 @@ typedef struct gate gate_t;
 typedef struct gate_line {
     uint32_t start, end;
     const uint64_t *rules;   /* gate_words() words: bit k set when rule set k has a word here */
-    uint32_t first, last;    /* its lines: gate_doc_t.lines[first..last] */
+    uint32_t first, last;    /* its lines with words: gate_doc_t.lines[first..last] */
 } gate_line_t;
 
-/* What the gate found in one document (in the worker's arena).  Paragraphs are the runs of
- * lines between blank lines (lines of nothing but blanks); one ends at the end of its last
- * line, starts where the one before ended (blank lines before it included), and its mask is the
- * union of its lines'. */
+/* What the gate found in one document (in the worker's arena).  Only the lines and paragraphs
+ * that hold a word are kept, so that a text of bare line feeds costs no memory per line.
+ * Paragraphs are the runs of lines between blank lines (lines of nothing but blanks); one ends
+ * at the end of its last line, starts where the one before ended (blank lines before it
+ * included), and its mask is the union of its lines'.  lines is never NULL after a scan. */
 typedef struct gate_doc {
     gate_line_t *lines;
     size_t line_count;
@@ -40,8 +41,8 @@ typedef struct gate_doc {
     size_t paragraph_count;
     uint64_t *any;           /* the union over the lines */
     int fold_hazard;         /* the text has a Kelvin sign or a long s (see prefilter.h) */
-    uint32_t *last_word;     /* per line and gate bit, where its last word there ends; NULL
-                              * when the text has too many lines to keep them */
+    uint32_t *last_word;     /* per kept line and gate bit, where its last word there ends;
+                              * NULL when the text has too many such lines to keep them */
     size_t bits;             /* gate bits per line in last_word */
 } gate_doc_t;
 

@@ -485,13 +485,17 @@ static void test_gate_paragraphs_and_last_words(void **state)
     const char *text = "Lee said so.\nAnn SAID it\n\n \t\nBorn here, said Kim.\nEnd";
     gate_doc_t doc;
     assert_int_equal(gate_scan(gate, arena, text, strlen(text), &doc), 0);
-    assert_int_equal(doc.line_count, 6);
+    /* only the lines with words are kept: 0, 1 and 4 */
+    assert_int_equal(doc.line_count, 3);
+    assert_int_equal(doc.lines[2].start, 29);
     assert_int_equal(doc.paragraph_count, 2);
     /* the second paragraph starts where the first ended: its blank lines are its own */
     assert_int_equal(doc.paragraphs[0].start, 0);
     assert_int_equal(doc.paragraphs[0].end, 24);
     assert_int_equal(doc.paragraphs[1].start, 24);
     assert_int_equal(doc.paragraphs[1].end, strlen(text));
+    assert_int_equal(doc.paragraphs[1].first, 2);
+    assert_int_equal(doc.paragraphs[1].last, 2);
     assert_true(gate_has(doc.paragraphs[0].rules, 0));
     assert_false(gate_has(doc.paragraphs[0].rules, 1));
     assert_true(gate_has(doc.paragraphs[1].rules, 0) && gate_has(doc.paragraphs[1].rules, 1));
@@ -500,6 +504,23 @@ static void test_gate_paragraphs_and_last_words(void **state)
     assert_int_equal(gate_last_word(&doc, &doc.lines[0], 0), 7);         /* "said" */
     assert_int_equal(gate_last_word(&doc, &doc.paragraphs[1], 1), 32);   /* "Born" */
     assert_int_equal(gate_last_word(&doc, &doc.paragraphs[1], 0), 43);   /* "said" */
+    /* a paragraph without words is not kept, but the next one still starts where it ended */
+    const char *gap = "said\n\nnothing here\n\nborn";
+    assert_int_equal(gate_scan(gate, arena, gap, strlen(gap), &doc), 0);
+    assert_int_equal(doc.line_count, 2);
+    assert_int_equal(doc.paragraph_count, 2);
+    assert_int_equal(doc.paragraphs[1].start, 18);
+    assert_true(gate_has(doc.paragraphs[1].rules, 1) && !gate_has(doc.paragraphs[1].rules, 0));
+    /* bare line feeds keep nothing */
+    char *feeds = malloc(100000);
+    assert_non_null(feeds);
+    memset(feeds, '\n', 100000);
+    assert_int_equal(gate_scan(gate, arena, feeds, 100000, &doc), 0);
+    assert_int_equal(doc.line_count, 0);
+    assert_int_equal(doc.paragraph_count, 0);
+    assert_non_null(doc.lines);
+    assert_false(gate_has(doc.any, 0) || gate_has(doc.any, 1));
+    free(feeds);
     nerd_arena_destroy(&arena);
     gate_destroy(&gate);
     free(sets);
