@@ -74,7 +74,8 @@ static int serve_rule_set_ok(const serve_worker_t *w, const char *wanted, const 
 }
 
 /* The sentence of an engine error: which limit was hit, and its value. */
-static void serve_limit_text(const nerd_limits_t *limits, int code, char *why, size_t whylen)
+static void serve_limit_text(const nerd_limits_t *limits, size_t len, int code, char *why,
+                             size_t whylen)
 {
     switch (code) {
     case NERD_EENTITIES:
@@ -87,8 +88,9 @@ static void serve_limit_text(const nerd_limits_t *limits, int code, char *why, s
                  limits->match_limit, limits->depth_limit);
         break;
     case NERD_ETIMEOUT:
-        snprintf(why, whylen, "the document took longer than its time budget of %" PRIu32
-                 " ms (--time-budget)", limits->time_budget_ms);
+        snprintf(why, whylen, "the document took longer than its time budget of %" PRIu64
+                 " ms (--time-budget: %" PRIu32 " ms per MiB of text)",
+                 nerd_limits_budget_ms(limits, len), limits->time_budget_ms);
         break;
     case NERD_ETOOBIG:
         snprintf(why, whylen, "the text is over the limit of %zu bytes (--max-bytes)",
@@ -137,7 +139,7 @@ static void serve_extract(serve_worker_t *w, const serve_job_t *job, zmq_msg_t *
         out->code = nerd_extract(w->engine, rules, doc.text, doc.text_len, &w->limits,
                                  &out->result);
         if (out->code != 0)
-            serve_limit_text(&w->limits, out->code, out->why, sizeof out->why);
+            serve_limit_text(&w->limits, doc.text_len, out->code, out->why, sizeof out->why);
     }
 }
 

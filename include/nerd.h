@@ -100,11 +100,19 @@ typedef struct nerd_limits {
     size_t max_entities;       /* most entities per document; 0 = no limit */
     uint32_t match_limit;      /* PCRE2 match limit per pattern call; 0 = engine default */
     uint32_t depth_limit;      /* PCRE2 depth limit per pattern call; 0 = engine default */
-    uint32_t time_budget_ms;   /* wall-clock budget per document; 0 = no budget */
+    uint32_t time_budget_ms;   /* wall-clock budget per MiB of text (nerd_limits_budget_ms());
+                                * 0 = no budget */
 } nerd_limits_t;
 
 /* The defaults: 4 MiB, 100000 entities, 1000000 / 10000, 2000 ms. */
 void nerd_limits_default(nerd_limits_t *limits);
+
+/*
+ * The wall-clock budget in ms of a text of len bytes under limits: time_budget_ms for each MiB
+ * of it, and never less than time_budget_ms; 0 = no budget.  Extraction time grows with the
+ * length of a text, so a fixed budget would fail long texts of ordinary prose.
+ */
+uint64_t nerd_limits_budget_ms(const nerd_limits_t *limits, size_t len);
 
 typedef struct nerd_entity {
     const char *type;          /* "PERSON", "ORG", ... */

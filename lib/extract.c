@@ -48,6 +48,18 @@ void nerd_limits_default(nerd_limits_t *limits)
     limits->time_budget_ms = DEFAULT_TIME_BUDGET_MS;
 }
 
+uint64_t nerd_limits_budget_ms(const nerd_limits_t *limits, size_t len)
+{
+    if (limits == NULL || limits->time_budget_ms == 0)
+        return 0;
+    uint64_t per_mib = limits->time_budget_ms, mib = (uint64_t)len >> 20;
+    if (mib > UINT32_MAX)
+        return UINT64_MAX / 1000000u;   /* no text is that long; keep the ns deadline finite */
+    /* whole MiBs, then the rest of one: no product leaves 64 bits */
+    uint64_t scaled = per_mib * mib + (per_mib * ((uint64_t)len & ((1u << 20) - 1)) >> 20);
+    return scaled > per_mib ? scaled : per_mib;
+}
+
 uint64_t extract_now(void)
 {
     struct timespec ts;
@@ -859,7 +871,7 @@ int nerd_extract(nerd_worker_t *worker, const nerd_rules_t *rules, const char *t
     d.len = len;
     d.result = &worker->result;
     if (limits->time_budget_ms)
-        d.deadline = start + (uint64_t)limits->time_budget_ms * 1000000u;
+        d.deadline = start + nerd_limits_budget_ms(limits, len) * 1000000u;
     rc = run_stages(&d);
     worker->times.documents++;
     worker->times.bytes += len;

@@ -1428,6 +1428,14 @@ static void test_extract_limits(void **state)
     assert_int_equal(lim.match_limit, 1000000);
     assert_int_equal(lim.depth_limit, 10000);
     assert_int_equal(lim.time_budget_ms, 2000);
+    /* the time budget is per MiB of text, and a short text gets all of it */
+    assert_int_equal(nerd_limits_budget_ms(&lim, 0), 2000);
+    assert_int_equal(nerd_limits_budget_ms(&lim, 100000), 2000);
+    assert_int_equal(nerd_limits_budget_ms(&lim, 3u << 19), 3000);
+    assert_int_equal(nerd_limits_budget_ms(&lim, 4u << 20), 8000);
+    lim.time_budget_ms = 0;
+    assert_int_equal(nerd_limits_budget_ms(&lim, 4u << 20), 0);
+    nerd_limits_default(&lim);
     lim.max_bytes = 10;
     assert_int_equal(extract(w, r, "0123456789", &lim, &res), 0);
     assert_int_equal(extract(w, r, "0123456789A", &lim, &res), NERD_ETOOBIG);
