@@ -598,11 +598,15 @@ static int run_phase(doc_t *d, uint32_t phase)
         if (rc)
             return rc;
     }
-    /* Matches may not cut an entity of an earlier phase, except nested ones inside it. */
+    /* Matches may not cut an entity of an earlier phase, except nested ones inside it.  No
+     * entity spans a blank line ("1 March\n\n2000 people"): it would also join two paragraphs
+     * for the gate, for the rest of the document (extract_mask()). */
     size_t n = 0;
     for (size_t k = 0; k < cands->count; k++) {
         span_t *c = &cands->items[k];
         if (cuts_mask(d, c) && !(c->nested && containing_entity(ents, c->start, c->end) >= 0))
+            continue;
+        if (gate_spans_blank_line(d->text, c->start, c->end))
             continue;
         cands->items[n++] = *c;
     }
