@@ -28,6 +28,7 @@
  * The name tables are small open-addressing hashes in the document arena.
  */
 #include "extract.h"
+#include "namemap.h"
 #include "utf8.h"
 
 #include <stddef.h>
@@ -35,18 +36,6 @@
 #include <string.h>
 
 #define LINK_MAX_WORD_TOKENS 8
-
-typedef struct name_entry {
-    const char *key;             /* NULL = empty slot */
-    uint32_t key_len;
-    const char *canonical;
-    uint32_t canonical_len;
-} name_entry_t;
-
-typedef struct name_map {
-    name_entry_t *slots;
-    size_t cap, used;
-} name_map_t;
 
 typedef struct linker {
     doc_t *d;
@@ -67,69 +56,9 @@ static const char *const stop_words[] = {
     "Bin", "Ben", "St", "Saint", "President", "General", "Minister", "King", "Queen", "Pope",
 };
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
-static int map_init(nerd_arena_t *a, name_map_t *m, size_t expected)
-{
-    size_t cap = 16;
-    while (cap < 2 * expected + 16)
-        cap *= 2;
-    m->slots = nerd_arena_alloc(a, cap * sizeof(name_entry_t));
-    if (m->slots == NULL)
-        return NERD_ENOMEM;
-    memset(m->slots, 0, cap * sizeof(name_entry_t));
-    m->cap = cap;
-    m->used = 0;
-    return 0;
-}
-
-static name_entry_t *map_slot(const name_map_t *m, const char *key, size_t len)
-{
-    size_t i = (size_t)hash_bytes(key, len) & (m->cap - 1);
-    while (m->slots[i].key && !(m->slots[i].key_len == len && memcmp(m->slots[i].key, key, len) == 0))
-        i = (i + 1) & (m->cap - 1);
-    return &m->slots[i];
-}
-
-static const name_entry_t *map_get(const name_map_t *m, const char *key, size_t len)
-{
-    if (m->used == 0)
-        return NULL;
-    const name_entry_t *e = map_slot(m, key, len);
-    return e->key ? e : NULL;
-}
-
-/* Sets key -> canonical; a later full name replaces an earlier one with the same word. */
-static void map_put(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen)
-{
-    name_entry_t *e = map_slot(m, key, len);
-    if (e->key == NULL) {
-        if ((m->used + 1) * 2 > m->cap)
-            return;
-        m->used++;
-        e->key = key;
-        e->key_len = (uint32_t)len;
-    }
-    e->canonical = canon;
-    e->canonical_len = (uint32_t)clen;
-}
-
 static int is_blank_byte(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Sets key -> canonical unless the key is already there: the first person of a name keeps it. */
-static void map_add(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen)
-{
-    if (map_get(m, key, len) == NULL)
-        map_put(m, key, len, canon, clen);
 }
 
 /* Whether a word of a full name may stand for the person on its own: not a title, not an
@@ -209,7 +138,7 @@ static int put_caps(linker_t *lk, const char *w, size_t n, const char *canon, si
     for (size_t i = 0; i < n; i++)
         key[i] = upper_ascii(w[i]);
     key[n] = '\0';
-    map_put(&lk->caps, key, n, canon, clen);
+    name_map_put(&lk->caps, key, n, canon, clen);
     return 0;
 }
 
@@ -281,7 +210,7 @@ static int register_orgs(linker_t *lk, const span_vec_t *ents)
         const char *t = d->text + e->start, *canon;
         size_t n = e->end - e->start, clen, b, a = 0;
         entity_canonical(d, e, &canon, &clen);
-        map_put(&lk->orgs, t, n, canon, clen);
+        name_map_put(&lk->orgs, t, n, canon, clen);
         for (b = n; b > 0 && !is_blank_byte((unsigned char)t[b - 1]); b--)
             ;
         if (b == 0 || !is_corp_word(t + b, n - b))
@@ -290,11 +219,11 @@ static int register_orgs(linker_t *lk, const span_vec_t *ents)
         while (m > 0 && (is_blank_byte((unsigned char)t[m - 1]) || t[m - 1] == ','))
             m--;
         if (m > 0)
-            map_put(&lk->orgs, t, m, canon, clen);
+            name_map_put(&lk->orgs, t, m, canon, clen);
         while (a < m && !is_blank_byte((unsigned char)t[a]))
             a++;
         if (a < m && name_word_usable(t, a))
-            map_put(&lk->orgs, t, a, canon, clen);
+            name_map_put(&lk->orgs, t, a, canon, clen);
     }
     return 0;
 }
@@ -349,7 +278,7 @@ static int register_initials(linker_t *lk, const span_t *e)
     const char *canon;
     size_t clen;
     entity_canonical(lk->d, e, &canon, &clen);
-    map_add(&lk->initials, key, count, canon, clen);
+    name_map_add(&lk->initials, key, count, canon, clen);
     return 0;
 }
 
@@ -359,7 +288,7 @@ static int person_as_org(linker_t *lk, span_t *e, const char *t, size_t n)
 {
     if (lk->orgs.used == 0 || e->canonical != NULL || e->linked || lk->d->rules->org_type < 0)
         return 0;
-    const name_entry_t *hit = map_get(&lk->orgs, t, n);
+    const name_entry_t *hit = name_map_get(&lk->orgs, t, n);
     if (hit == NULL)
         return 0;
     e->type = (uint16_t)lk->d->rules->org_type;
@@ -385,9 +314,9 @@ static void link_person(linker_t *lk, span_t *e)
     while (a < n && !is_blank_byte((unsigned char)t[a]))
         a++;
     if (a == n) {
-        const name_entry_t *hit = e->canonical && !part ? NULL : map_get(&lk->people, t, n);
+        const name_entry_t *hit = e->canonical && !part ? NULL : name_map_get(&lk->people, t, n);
         if (hit == NULL && e->canonical == NULL)
-            hit = map_get(&lk->intro, t, n);
+            hit = name_map_get(&lk->intro, t, n);
         if (hit) {
             e->canonical = hit->canonical;
             e->canonical_len = hit->canonical_len;
@@ -395,10 +324,10 @@ static void link_person(linker_t *lk, span_t *e)
             return;
         }
         if (name_word_usable(t, n))
-            map_put(&lk->family, t, n, t, n);
+            name_map_put(&lk->family, t, n, t, n);
         return;
     }
-    if (!part && map_get(&lk->people, t, n) == NULL && person_as_org(lk, e, t, n))
+    if (!part && name_map_get(&lk->people, t, n) == NULL && person_as_org(lk, e, t, n))
         return;
     size_t b = n;
     while (b > 0 && !is_blank_byte((unsigned char)t[b - 1]))
@@ -407,10 +336,10 @@ static void link_person(linker_t *lk, span_t *e)
     size_t clen;
     entity_canonical(lk->d, e, &canon, &clen);
     if (name_word_usable(t, a))
-        map_add(&lk->people, t, a, canon, clen);
+        name_map_add(&lk->people, t, a, canon, clen);
     if (name_word_usable(t + b, n - b)) {
-        map_add(&lk->people, t + b, n - b, canon, clen);
-        map_put(&lk->family, t + b, n - b, canon, clen);
+        name_map_add(&lk->people, t + b, n - b, canon, clen);
+        name_map_put(&lk->family, t + b, n - b, canon, clen);
     }
 }
 
@@ -444,7 +373,7 @@ static void link_org(linker_t *lk, const span_t *e)
     const char *canon;
     size_t clen;
     entity_canonical(d, e, &canon, &clen);
-    map_put(&lk->acronyms, d->text + a->start, a->end - a->start, canon, clen);
+    name_map_put(&lk->acronyms, d->text + a->start, a->end - a->start, canon, clen);
 }
 
 /*
@@ -457,7 +386,7 @@ static void link_place(linker_t *lk, span_t *e)
     size_t n = e->end - e->start;
     if (lk->people.used == 0 || memchr(t, ' ', n) != NULL || lk->d->rules->person_type < 0)
         return;
-    const name_entry_t *hit = map_get(&lk->people, t, n);
+    const name_entry_t *hit = name_map_get(&lk->people, t, n);
     if (hit == NULL)
         return;
     e->type = (uint16_t)lk->d->rules->person_type;
@@ -478,9 +407,9 @@ static void link_entity(linker_t *lk, span_t *e)
         link_person(lk, e);
     } else if (e->type == rules->org_type) {
         if (e->canonical == NULL) {
-            const name_entry_t *hit = map_get(&lk->acronyms, lk->d->text + e->start, e->end - e->start);
+            const name_entry_t *hit = name_map_get(&lk->acronyms, lk->d->text + e->start, e->end - e->start);
             if (hit == NULL)
-                hit = map_get(&lk->initials, lk->d->text + e->start, e->end - e->start);
+                hit = name_map_get(&lk->initials, lk->d->text + e->start, e->end - e->start);
             if (hit) {
                 e->canonical = hit->canonical;
                 e->canonical_len = hit->canonical_len;
@@ -612,7 +541,7 @@ static size_t link_family(linker_t *lk, size_t i, uint32_t limit)
         (token_is(d, i + 1, "-") || token_is(d, i + 1, "'") || token_is(d, i + 1, "\xE2\x80\x99")) &&
         i + 2 < d->token_count && !(tk[i + 2].flags & TOK_SPACE_BEFORE) && (tk[i + 2].flags & TOK_WORD))
         return SIZE_MAX;   /* "the Okafors-led", not a plural word on its own */
-    const name_entry_t *hit = map_get(&lk->family, w, n - 1);
+    const name_entry_t *hit = name_map_get(&lk->family, w, n - 1);
     if (hit == NULL)
         return SIZE_MAX;
     name_entry_t self = *hit;
@@ -660,12 +589,12 @@ static size_t link_bare(linker_t *lk, size_t i, uint32_t limit, uint32_t floor)
             continue;
         const char *w = d->text + tk[i].start;
         size_t n = tk[j].end - tk[i].start;
-        const name_entry_t *hit = map_get(&lk->acronyms, w, n);
+        const name_entry_t *hit = name_map_get(&lk->acronyms, w, n);
         if (hit == NULL && j == i && (tk[i].flags & TOK_ALLCAPS) && initials_fit(d, i))
-            hit = map_get(&lk->initials, w, n);
+            hit = name_map_get(&lk->initials, w, n);
         int org = hit != NULL;
         if (hit == NULL)
-            hit = map_get(&lk->people, w, n);
+            hit = name_map_get(&lk->people, w, n);
         if (hit) {
             best = hit;
             best_j = j;
@@ -731,7 +660,7 @@ static size_t link_caps(linker_t *lk, size_t i)
            (tk[j + 1].flags & TOK_ALLCAPS) && tk[j + 1].start == tk[j].end + 1 && d->text[tk[j].end] == ' ')
         j++;
     for (;; j--) {
-        const name_entry_t *hit = map_get(&lk->caps, d->text + tk[i].start, tk[j].end - tk[i].start);
+        const name_entry_t *hit = name_map_get(&lk->caps, d->text + tk[i].start, tk[j].end - tk[i].start);
         if (hit && !caps_line(d, i, j))
             hit = NULL;
         if (hit && (j == i || link_full_name(lk, i, hit, 1) == j) &&
@@ -811,7 +740,7 @@ static void register_intro(linker_t *lk, size_t i, uint32_t covered)
                      (tk[i + 2].flags & TOK_WORD) && !(tk[i + 2].flags & TOK_CAP);
     if (!appositive && !given_name_at(lk, tk[i - 1].start, tk[i - 1].end))
         return;
-    map_add(&lk->intro, w, n, d->text + tk[i - 1].start, tk[i].end - tk[i - 1].start);
+    name_map_add(&lk->intro, w, n, d->text + tk[i - 1].start, tk[i].end - tk[i - 1].start);
 }
 
 /* A mention found by linking replaces the internal entities (name parts, ...) it overlaps. */
@@ -844,10 +773,10 @@ int link_entities(doc_t *d)
     lk.d = d;
     lk.found = &w->candidates;
     lk.found->count = 0;
-    if (map_init(w->arena, &lk.people, 2 * n) != 0 || map_init(w->arena, &lk.acronyms, n) != 0 ||
-        map_init(w->arena, &lk.caps, 2 * n) != 0 || map_init(w->arena, &lk.family, 2 * n) != 0 ||
-        map_init(w->arena, &lk.orgs, 3 * n) != 0 || map_init(w->arena, &lk.intro, n) != 0 ||
-        map_init(w->arena, &lk.initials, n) != 0 || register_caps(&lk, ents) != 0 ||
+    if (name_map_init(w->arena, &lk.people, 2 * n) != 0 || name_map_init(w->arena, &lk.acronyms, n) != 0 ||
+        name_map_init(w->arena, &lk.caps, 2 * n) != 0 || name_map_init(w->arena, &lk.family, 2 * n) != 0 ||
+        name_map_init(w->arena, &lk.orgs, 3 * n) != 0 || name_map_init(w->arena, &lk.intro, n) != 0 ||
+        name_map_init(w->arena, &lk.initials, n) != 0 || register_caps(&lk, ents) != 0 ||
         register_orgs(&lk, ents) != 0)
         return NERD_ENOMEM;
     lk.given_types[0] = lk.given_types[1] = -1;

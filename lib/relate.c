@@ -20,6 +20,7 @@
  * a "he" the latest speaker cannot be goes back to the latest earlier speaker who can.
  */
 #include "extract.h"
+#include "namemap.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -130,6 +131,8 @@ typedef struct pronouns {
     const doc_t *d;
     uint32_t *persons;           /* indexes of PERSON entities, by start */
     size_t person_count;
+    name_map_t parts;            /* the word-bounded heads and tails of their canonical names
+                                  * ("Paz Akin" of "Lorena Paz Akin"): the first person's name */
     const char *speaker;         /* canonical of the latest resolved speaker */
     uint32_t speaker_pos;
     struct {
@@ -383,19 +386,37 @@ static const char *full_name(const pronouns_t *p, const char *word, uint32_t pos
     size_t wn = strlen(word);
     if (wn < 2)
         return NULL;
+    /* the first person of the part is the earliest: if it is not before pos, none is */
+    const name_entry_t *hit = name_map_get(&p->parts, word, wn);
+    return hit && hit->pos < pos ? hit->canonical : NULL;
+}
+
+/* Fills p->parts from p->persons: each canonical name's text before and after each of its
+ * blanks, for full_name().  One table per document, so that attribution stays linear in the
+ * length of a text with many people and statements. */
+static int index_name_parts(pronouns_t *p)
+{
+    const nerd_entity_t *final = p->d->final;
+    size_t parts = 0;
+    for (size_t k = 0; k < p->person_count; k++)
+        for (const char *c = final[p->persons[k]].canonical; *c; c++)
+            parts += 2 * (*c == ' ');
+    if (name_map_init(p->d->worker->arena, &p->parts, parts) != 0)
+        return NERD_ENOMEM;
     for (size_t k = 0; k < p->person_count; k++) {
-        const nerd_entity_t *e = &p->d->final[p->persons[k]];
-        if (e->start >= pos)
-            break;
+        const nerd_entity_t *e = &final[p->persons[k]];
         const char *c = e->canonical;
         size_t cn = strlen(c);
-        if (cn <= wn + 1)
-            continue;
-        if ((memcmp(c + cn - wn, word, wn) == 0 && c[cn - wn - 1] == ' ') ||
-            (memcmp(c, word, wn) == 0 && c[wn] == ' '))
-            return c;
+        for (size_t s = 0; s < cn; s++) {
+            if (c[s] != ' ')
+                continue;
+            if (s > 0)
+                name_map_add_at(&p->parts, c + s + 1, cn - s - 1, c, cn, e->start);
+            if (s + 1 < cn)
+                name_map_add_at(&p->parts, c, s, c, cn, e->start);
+        }
     }
-    return NULL;
+    return 0;
 }
 
 /*
@@ -797,7 +818,7 @@ static int collect_persons(doc_t *d, pronouns_t *p)
             p->persons[p->person_count++] = (uint32_t)k;
             remember_class(p, d->final[k].canonical, honorific_class(d, &d->final[k]));
         }
-    return 0;
+    return index_name_parts(p);
 }
 
 /* The argument named role of relation r, or NULL. */
