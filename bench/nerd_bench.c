@@ -9,7 +9,8 @@
  *     gazetteer, patterns, link, relations) from the engine's own stage clocks, plus protobuf
  *     encoding of every result (the daemon's codec);
  *   - size scaling: the corpus cut into documents of 1 KiB, 4 KiB, 64 KiB and 1 MiB (2 MiB of
- *     text each): ns per byte must stay flat (extraction is linear in the text);
+ *     text each), and one document of 4 MiB (the longest the default limits accept): ns per
+ *     byte must stay flat (extraction is linear in the text);
  *   - rule scaling, when SYNTH_DIR is given: SYNTH_DIR/10k, /100k, /1m are copies of the rule set
  *     with a synthetic gazetteer of that many extra entries (bench/run.sh makes them), over the
  *     first 2 MiB of the corpus, each against the default set run over the same text just before.
@@ -219,9 +220,10 @@ static void print_engine(const nerd_rules_t *rules, const corpus_t *c)
 
 static void print_size_scaling(const nerd_rules_t *rules, const corpus_t *c)
 {
-    static const size_t sizes[] = { 1024, 4096, 65536, 1048576 };
+    static const size_t sizes[] = { 1024, 4096, 65536, 1048576, 4194304 };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        corpus_t sized = corpus_resize(c, sizes[i], SCALING_BYTES);
+        corpus_t sized = corpus_resize(c, sizes[i], sizes[i] > SCALING_BYTES ? sizes[i]
+                                                                             : SCALING_BYTES);
         corpus_t warm = corpus_head(&sized, 256u << 10);
         run_corpus(rules, &warm, 0);
         run_t r = run_corpus(rules, &sized, 0);
