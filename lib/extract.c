@@ -144,7 +144,9 @@ void nerd_worker_destroy(nerd_worker_t **worker)
     free(w->relations.items);
     free(w->rule_ns);
     free(w->rule_calls);
-    free(w->caps);
+    free(w->caps[0]);
+    free(w->caps[1]);
+    free(w->masked);
     free(w);
     *worker = NULL;
 }
@@ -275,35 +277,118 @@ static inline int may_start(const rule_t *rule, const unsigned char *shadow, siz
 }
 
 /* The capital list: the offsets of the shadow text that hold a capital byte (rules.h).  The
- * anchored rules that can only start at one walk it rather than every byte of the text; one
- * pass per shadow makes it. */
+ * anchored rules that can only start at one walk it rather than every byte of the text.  One
+ * pass over the shadow makes it; after that, the entities masked into the shadow (capital bytes
+ * all: their type byte and the filler) are merged in, which costs far less than a new pass. */
 
-/* d's capital list, made on first use after the shadow last changed; 0 or NERD_ENOMEM. */
-static int capital_list(doc_t *d)
+/* Room for n offsets in w->caps[buf]; 0 or NERD_ENOMEM. */
+static int caps_reserve(nerd_worker_t *w, int buf, size_t n)
 {
-    if (d->caps != NULL)
+    if (n <= w->caps_cap[buf])
         return 0;
+    uint32_t *grown = realloc(w->caps[buf], n * sizeof(uint32_t));
+    if (grown == NULL)
+        return NERD_ENOMEM;
+    w->caps[buf] = grown;
+    w->caps_cap[buf] = n;
+    return 0;
+}
+
+static int caps_build(doc_t *d)
+{
     nerd_worker_t *w = d->worker;
     const unsigned char *shadow = (const unsigned char *)d->shadow;
     size_t n = 0;
     for (size_t i = 0; i < d->len; i++)
         n += (size_t)rules_capital_byte(shadow[i]);
-    if (n + 1 > w->caps_cap) {   /* one spare slot for the fill below */
-        uint32_t *grown = realloc(w->caps, (n + 1) * sizeof(uint32_t));
-        if (grown == NULL)
-            return NERD_ENOMEM;
-        w->caps = grown;
-        w->caps_cap = n + 1;
-    }
+    if (caps_reserve(w, d->caps_buf, n + 1) != 0)   /* one spare slot for the fill below */
+        return NERD_ENOMEM;
     /* without a branch: every offset is written, and kept when it holds a capital */
+    uint32_t *out = w->caps[d->caps_buf];
     n = 0;
     for (size_t i = 0; i < d->len; i++) {
-        w->caps[n] = (uint32_t)i;
+        out[n] = (uint32_t)i;
         n += (size_t)rules_capital_byte(shadow[i]);
     }
-    d->caps = w->caps;
+    d->caps = out;
     d->cap_count = n;
+    d->masked_count = 0;
     return 0;
+}
+
+static int by_range_start(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return (a > b) - (a < b);
+}
+
+size_t extract_caps_merge(const uint32_t *caps, size_t count, uint32_t *ranges, size_t k,
+                          uint32_t *out)
+{
+    qsort(ranges, k, 2 * sizeof(uint32_t), by_range_start);
+    size_t n = 0, j = 0;
+    uint32_t done = 0;   /* every offset below it is settled */
+    for (size_t r = 0; r < k; r++) {
+        uint32_t s = ranges[2 * r] > done ? ranges[2 * r] : done, e = ranges[2 * r + 1];
+        if (e <= s)
+            continue;
+        for (; j < count && caps[j] < s; j++)
+            out[n++] = caps[j];
+        for (uint32_t p = s; p < e; p++)
+            out[n++] = p;
+        while (j < count && caps[j] < e)
+            j++;
+        done = e;
+    }
+    while (j < count)
+        out[n++] = caps[j++];
+    return n;
+}
+
+static int caps_merge_masked(doc_t *d)
+{
+    nerd_worker_t *w = d->worker;
+    size_t bound = d->cap_count;
+    for (size_t r = 0; r < d->masked_count; r++)
+        bound += w->masked[2 * r + 1] - w->masked[2 * r];
+    int next = !d->caps_buf;
+    if (caps_reserve(w, next, bound + 1) != 0)
+        return NERD_ENOMEM;
+    d->cap_count = extract_caps_merge(d->caps, d->cap_count, w->masked, d->masked_count,
+                                      w->caps[next]);
+    d->caps = w->caps[next];
+    d->caps_buf = next;
+    d->masked_count = 0;
+    return 0;
+}
+
+/* d's capital list, up to date with the shadow; 0 or NERD_ENOMEM. */
+static int capital_list(doc_t *d)
+{
+    if (d->caps == NULL)
+        return caps_build(d);
+    return d->masked_count ? caps_merge_masked(d) : 0;
+}
+
+/* Notes that [start, end) of the shadow was masked, for capital_list(). */
+static void caps_note_masked(doc_t *d, uint32_t start, uint32_t end)
+{
+    if (d->caps == NULL)
+        return;   /* not made yet: the first pass will see the masked shadow */
+    nerd_worker_t *w = d->worker;
+    if (2 * (d->masked_count + 1) > w->masked_cap) {
+        size_t cap = w->masked_cap ? 2 * w->masked_cap : 64;
+        uint32_t *grown = realloc(w->masked, cap * sizeof(uint32_t));
+        if (grown == NULL) {
+            d->caps = NULL;   /* without memory for the note, make the list again */
+            return;
+        }
+        w->masked = grown;
+        w->masked_cap = cap;
+    }
+    w->masked[2 * d->masked_count] = start;
+    w->masked[2 * d->masked_count + 1] = end;
+    d->masked_count++;
 }
 
 /* The first offset in [pos, stop) where rule may start, or stop.  With the capital list (caps,
@@ -498,7 +583,7 @@ static int entity_found(doc_t *d, const rule_t *rule, const PCRE2_SIZE *ov, void
 
 void extract_mask(doc_t *d, const span_t *e)
 {
-    d->caps = NULL;   /* the shadow changes: the capital list is made again when next needed */
+    caps_note_masked(d, e->start, e->end);
     if (memchr(d->text + e->start, '\n', e->end - e->start) != NULL) {
         d->lines_joined = 1;   /* a single-line rule could now match across that line end */
         if (gate_spans_blank_line(d->text, e->start, e->end))

@@ -41,6 +41,14 @@ int span_vec_push(span_vec_t *v, const span_t *s);
  * of the first whose field is >= pos (count if none).
  */
 size_t extract_first_from(const void *items, size_t count, size_t size, size_t field, uint32_t pos);
+
+/*
+ * A capital list (sorted offsets) after the ranges [start, end) of ranges[0..2k) (pairs in any
+ * order, sorted here) were masked: every offset of a range is on it now, the others are as they
+ * were.  Writes to out (room for count + the ranges' lengths) and returns the new count.
+ */
+size_t extract_caps_merge(const uint32_t *caps, size_t count, uint32_t *ranges, size_t k,
+                          uint32_t *out);
 /* In v sorted by start: the index of the first span starting at or after start (v->count if
  * none). */
 size_t span_vec_first_from(const span_vec_t *v, uint32_t start);
@@ -51,8 +59,10 @@ int span_by_start_longest(const void *pa, const void *pb);
 
 struct nerd_worker {
     nerd_arena_t *arena;
-    uint32_t *caps;                    /* extract.c's capital list: memory reused */
-    size_t caps_cap;
+    uint32_t *caps[2];                 /* extract.c's capital list and its next version: memory */
+    size_t caps_cap[2];                /* reused */
+    uint32_t *masked;                  /* (start, end) of entities masked since it was made */
+    size_t masked_cap;
     pcre2_match_data *match_data;
     uint32_t match_pairs;
     pcre2_match_context *match_context;
@@ -86,6 +96,8 @@ typedef struct doc {
     int paragraphs_joined;       /* an entity masked over a blank line: nor do paragraphs */
     const uint32_t *caps;        /* the capital list of the shadow as it is, or NULL (extract.c) */
     size_t cap_count;
+    int caps_buf;                /* which of worker->caps it is in */
+    size_t masked_count;         /* ranges in worker->masked, not yet in caps */
     uint32_t *rel_args;          /* relations: (start,end) per named group, per match */
     size_t rel_arg_count, rel_arg_cap;
     nerd_result_t *result;

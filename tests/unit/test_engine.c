@@ -469,6 +469,43 @@ static void one_word(prefilter_set_t *set, const char *word)
     memcpy(set->text[0], word, strlen(word));
 }
 
+/* Merging masked ranges into a capital list gives the list a new pass over the text would:
+ * random texts of capitals and other bytes, random (overlapping, unordered) masks. */
+static void test_caps_merge_as_new_pass(void **state)
+{
+    (void)state;
+    enum { LEN = 200 };
+    srand(7);
+    for (int round = 0; round < 500; round++) {
+        char cap[LEN];
+        uint32_t caps[LEN], out[2 * LEN + 8], ranges[2 * 8];
+        size_t count = 0;
+        for (uint32_t i = 0; i < LEN; i++) {
+            cap[i] = rand() % 5 == 0;
+            if (cap[i])
+                caps[count++] = i;
+        }
+        size_t k = (size_t)(rand() % 8), total = count;
+        for (size_t r = 0; r < k; r++) {
+            uint32_t a = (uint32_t)(rand() % LEN), n = (uint32_t)(rand() % 12);
+            ranges[2 * r] = a;
+            ranges[2 * r + 1] = a + n > LEN ? LEN : a + n;
+            total += ranges[2 * r + 1] - a;
+            memset(cap + a, 1, ranges[2 * r + 1] - a);
+        }
+        assert_true(total <= sizeof(out) / sizeof(out[0]));
+        size_t n = extract_caps_merge(caps, count, ranges, k, out);
+        size_t expect = 0;
+        for (uint32_t i = 0; i < LEN; i++)
+            if (cap[i]) {
+                assert_true(expect < n);
+                assert_int_equal(out[expect], i);
+                expect++;
+            }
+        assert_int_equal(n, expect);
+    }
+}
+
 static void test_gate_paragraphs_and_last_words(void **state)
 {
     (void)state;
@@ -1692,6 +1729,7 @@ int main(void)
         cmocka_unit_test(test_prefilter_required_set),
         cmocka_unit_test(test_memos_change_nothing),
         cmocka_unit_test(test_gate_paragraphs_and_last_words),
+        cmocka_unit_test(test_caps_merge_as_new_pass),
         cmocka_unit_test(test_extract_paragraph_bounds),
         cmocka_unit_test(test_prefilter_prev_bytes),
         cmocka_unit_test(test_alttrie_same_matches),
