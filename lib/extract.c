@@ -271,9 +271,23 @@ static int ascii_word(unsigned char c)
 static inline int may_start(const rule_t *rule, const unsigned char *shadow, size_t pos)
 {
     unsigned char b = shadow[pos];
-    if (!prefilter_has(rule->start_bytes, b))
+    if (!rule->start_table[b])
         return 0;
     return prefilter_prev_allows(ascii_word(b) ? &rule->prev_word : &rule->prev, shadow, pos);
+}
+
+/* The first offset in [pos, stop) whose byte may start a match of rule, or stop: four bytes a
+ * step, since most bytes cannot. */
+static size_t skip_to_start_byte(const rule_t *rule, const unsigned char *shadow, size_t pos,
+                                 size_t stop)
+{
+    const uint8_t *t = rule->start_table;
+    while (pos + 4 <= stop &&
+           !(t[shadow[pos]] | t[shadow[pos + 1]] | t[shadow[pos + 2]] | t[shadow[pos + 3]]))
+        pos += 4;
+    while (pos < stop && !t[shadow[pos]])
+        pos++;
+    return pos;
 }
 
 /* The capital list: the offsets of the shadow text that hold a capital byte (rules.h).  The
@@ -398,9 +412,11 @@ static size_t next_start(const doc_t *d, const rule_t *rule, const uint32_t *cap
 {
     const unsigned char *shadow = (const unsigned char *)d->shadow;
     if (caps == NULL) {
-        while (pos < stop && !may_start(rule, shadow, pos))
-            pos++;
-        return pos;
+        for (;; pos++) {
+            pos = skip_to_start_byte(rule, shadow, pos, stop);
+            if (pos >= stop || may_start(rule, shadow, pos))
+                return pos;
+        }
     }
     for (; *k < d->cap_count && caps[*k] < stop; ++*k)
         if (caps[*k] >= pos && may_start(rule, shadow, caps[*k]))

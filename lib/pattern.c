@@ -425,6 +425,8 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, const char
     if (rule->anchored) {
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
         rule->at_capitals = rules_starts_at_capitals(rule->start_bytes);
+        for (unsigned b = 0; b < 256; b++)
+            rule->start_table[b] = (uint8_t)prefilter_has(rule->start_bytes, (unsigned char)b);
     }
 }
 

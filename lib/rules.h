@@ -44,6 +44,7 @@ typedef struct rule {
     pcre2_code *anchored;        /* the pattern compiled anchored, when start_bytes is used */
     int anchored_jit;
     uint8_t start_bytes[32];     /* bytes a match can start with (prefilter.h) */
+    uint8_t start_table[256];    /* the same, one byte per value: quicker to scan a text with */
     prefilter_prev_t prev;       /* what can come right before a match */
     prefilter_prev_t prev_word;  /* the same where the match starts with an ASCII word char */
     int gate_bit;                /* bit in the gate's masks (gate.h), -1: the rule has no words */
