@@ -8,6 +8,7 @@
  */
 #include "gate.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ struct gate {
     uint64_t *masks;         /* words per mask */
     size_t words;
     size_t states;
-    size_t min_len;          /* bytes in the shortest word: a shorter line holds none */
+    size_t min_len;          /* a line shorter than this holds no word (gate_build()) */
 };
 
 static unsigned char fold(unsigned char c)
@@ -141,11 +142,13 @@ gate_t *gate_build(const prefilter_set_t *const *sets, size_t count)
     for (size_t k = 0; k < count; k++)
         for (size_t i = 0; i < sets[k]->count; i++) {
             cap += sets[k]->len[i];
-            if (sets[k]->len[i] < g->min_len)
-                g->min_len = sets[k]->len[i];
+            /* a word with a line feed in it may end on a line shorter than itself */
+            size_t on_line = memchr(sets[k]->text[i], '\n', sets[k]->len[i]) ? 0 : sets[k]->len[i];
+            if (on_line < g->min_len)
+                g->min_len = on_line;
         }
-    if (g->min_len == 0 || g->min_len == SIZE_MAX)
-        g->min_len = 1;
+    if (g->min_len == SIZE_MAX)
+        g->min_len = 0;
     g->next = malloc(cap * g->classes * sizeof(uint32_t));
     uint64_t *state_masks = calloc(cap * g->words, sizeof(uint64_t));
     int ok = g->next != NULL && state_masks != NULL;
@@ -244,7 +247,7 @@ typedef struct unit_list {
     gate_line_t *units;
     uint64_t *masks;         /* words per unit */
     uint32_t *last;          /* bits per unit (lines only): gate_doc_t.last_word, or NULL */
-    size_t count;
+    size_t count, cap;
 } unit_list_t;
 
 /* The state of one gate_scan(). */
@@ -275,17 +278,14 @@ static void units_add(scan_t *sc, unit_list_t *l, gate_line_t unit, const uint64
                       const uint32_t *last)
 {
     size_t words = sc->g->words;
+    assert(l->count < l->cap);   /* count_units() counted every line and paragraph that can */
+    uint64_t *m = l->masks + l->count * words;
+    memcpy(m, mask, words * sizeof(uint64_t));
+    unit.rules = m;
     l->units[l->count] = unit;
-    memcpy(l->masks + l->count * words, mask, words * sizeof(uint64_t));
     if (l->last)
         memcpy(l->last + l->count * sc->bits, last, sc->bits * sizeof(uint32_t));
     l->count++;
-}
-
-static void units_link(unit_list_t *l, size_t words)
-{
-    for (size_t i = 0; i < l->count; i++)
-        l->units[i].rules = l->masks + i * words;
 }
 
 /* Ends the paragraph being read, keeping it when it has words. */
@@ -355,6 +355,7 @@ static int units_alloc(nerd_arena_t *arena, unit_list_t *l, size_t count, size_t
                        size_t bits)
 {
     memset(l, 0, sizeof(*l));
+    l->cap = count;
     l->units = nerd_arena_alloc(arena, (count ? count : 1) * sizeof(gate_line_t));
     l->masks = nerd_arena_alloc(arena, (count ? count : 1) * words * sizeof(uint64_t));
     if (bits)
@@ -412,8 +413,6 @@ int gate_scan(const gate_t *g, nerd_arena_t *arena, const char *text, size_t len
     }
     end_line(&sc, (uint32_t)start, (uint32_t)len);
     close_paragraph(&sc);
-    units_link(&sc.lines, g->words);
-    units_link(&sc.paragraphs, g->words);
     out->lines = sc.lines.units;
     out->line_count = sc.lines.count;
     out->paragraphs = sc.paragraphs.units;

@@ -558,6 +558,16 @@ static void test_gate_paragraphs_and_last_words(void **state)
     assert_non_null(doc.lines);
     assert_false(gate_has(doc.any, 0) || gate_has(doc.any, 1));
     free(feeds);
+    /* a word with a line feed in it ends on a line shorter than itself: that line is kept */
+    one_word(&sets[1], "ay:\nab");
+    gate_t *feed_gate = gate_build(list, 2);
+    assert_non_null(feed_gate);
+    const char *split = "ay:\nab\nay:\nab\nsaid";
+    assert_int_equal(gate_scan(feed_gate, arena, split, strlen(split), &doc), 0);
+    assert_int_equal(doc.line_count, 3);
+    assert_int_equal(doc.lines[0].start, 4);
+    assert_true(gate_has(doc.lines[0].rules, 1) && gate_has(doc.lines[1].rules, 1));
+    gate_destroy(&feed_gate);
     nerd_arena_destroy(&arena);
     gate_destroy(&gate);
     free(sets);
