@@ -2,6 +2,7 @@
  * nerd_bench.c - engine figures for `make bench`: one thread, no sockets.
  *
  *   nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]
+ *   nerd_bench --engine-only RULES_DIR CORPUS.jsonl
  *
  * Measures, over the corpus (JSON Lines of {"id","text"}):
  *   - rule-set load/compile time: the first load, and the median of three;
@@ -14,6 +15,9 @@
  *   - rule scaling, when SYNTH_DIR is given: SYNTH_DIR/10k, /100k, /1m are copies of the rule set
  *     with a synthetic gazetteer of that many extra entries (bench/run.sh makes them), over the
  *     first 2 MiB of the corpus, each against the default set run over the same text just before.
+ *
+ * With --engine-only, only the extraction rate (figure "engine"): daemon_bench.py measures it
+ * right before each daemon run, so that the two are compared at the same speed of the machine.
  *
  * Prints one JSON object per figure on stdout; bench/run.sh prints the table and keeps the JSON.
  * Links the engine and the daemon's codec and JSON Lines reader, nothing of ZeroMQ.
@@ -286,9 +290,24 @@ static nerd_rules_t *print_load(const char *dir)
 int main(int argc, char **argv)
 {
     cli_tune_malloc();   /* the nerd command's settings, so that the figures are its own */
+    int engine_only = argc > 1 && strcmp(argv[1], "--engine-only") == 0;
+    if (engine_only) {
+        argc--;
+        argv++;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]\n");
+        fprintf(stderr, "usage: nerd_bench RULES_DIR CORPUS.jsonl [SYNTH_DIR]\n"
+                        "       nerd_bench --engine-only RULES_DIR CORPUS.jsonl\n");
         return 2;
+    }
+    if (engine_only) {
+        double load_s;
+        nerd_rules_t *rules = load_rules(argv[1], &load_s);
+        corpus_t c = corpus_read(argv[2]);
+        print_engine(rules, &c);
+        nerd_rules_unref(&rules);
+        corpus_free(&c);
+        return 0;
     }
     nerd_rules_t *rules = print_load(argv[1]);
     corpus_t c = corpus_read(argv[2]);
