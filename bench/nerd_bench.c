@@ -12,6 +12,9 @@
  *   - size scaling: the corpus cut into documents of 1 KiB, 4 KiB, 64 KiB and 1 MiB (2 MiB of
  *     text each), and one document of 4 MiB (the longest the default limits accept): ns per
  *     byte must stay flat (extraction is linear in the text);
+ *   - a line of names: one 128 KiB line of made-up names and commas (a list of signatories), a
+ *     text where the name rules find a capital at every other word: ns per byte against 4 KiB
+ *     documents of the corpus;
  *   - rule scaling, when SYNTH_DIR is given: SYNTH_DIR/10k, /100k, /1m are copies of the rule set
  *     with a synthetic gazetteer of that many extra entries (bench/run.sh makes them), over the
  *     first 2 MiB of the corpus, each against the default set run over the same text just before.
@@ -239,6 +242,37 @@ static void print_size_scaling(const nerd_rules_t *rules, const corpus_t *c)
     }
 }
 
+/* One line of made-up "Given Surname, " pairs, about bytes long. */
+static corpus_t name_line(size_t bytes)
+{
+    static const char *const given[] = { "Tam", "Jo", "Asha", "Pelham", "Olo", "Mara", "Ivo" };
+    static const char *const family[] = { "Brogan", "Okafor", "Ostrova", "Cullano", "Lindqvist" };
+    char *text = malloc(bytes + 64);
+    size_t n = 0;
+    if (text == NULL)
+        die("out of memory");
+    for (size_t i = 0; n < bytes; i++)
+        n += (size_t)snprintf(text + n, 64, "%s %s, ", given[i % 7], family[(i / 7) % 5]);
+    corpus_t c = { 0 };
+    corpus_add(&c, text, n);
+    free(text);
+    return c;
+}
+
+static void print_name_line(const nerd_rules_t *rules, const corpus_t *c)
+{
+    corpus_t line = name_line(128u << 10), prose = corpus_resize(c, 4096, SCALING_BYTES);
+    run_corpus(rules, &line, 0);
+    run_t r = run_corpus(rules, &line, 0);
+    run_t p = run_corpus(rules, &prose, 0);
+    double ns = r.seconds * 1e9 / line.bytes, prose_ns = p.seconds * 1e9 / prose.bytes;
+    printf("{\"figure\":\"name_line\",\"bytes\":%zu,\"ns_per_byte\":%.2f,"
+           "\"prose_ns_per_byte\":%.2f,\"ratio\":%.2f,\"failed\":%zu}\n",
+           line.bytes, ns, prose_ns, ns / prose_ns, r.failed);
+    corpus_free(&line);
+    corpus_free(&prose);
+}
+
 /* Per-byte cost of rules over part, after a warm-up run. */
 static double ns_per_byte(const nerd_rules_t *rules, const corpus_t *part, const corpus_t *warm)
 {
@@ -314,6 +348,7 @@ int main(int argc, char **argv)
     print_engine(rules, &c);
     fflush(stdout);
     print_size_scaling(rules, &c);
+    print_name_line(rules, &c);
     fflush(stdout);
     if (argc > 3)
         print_rule_scaling(rules, argv[3], &c);
