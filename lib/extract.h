@@ -49,6 +49,7 @@ size_t extract_first_from(const void *items, size_t count, size_t size, size_t f
  */
 size_t extract_caps_merge(const uint32_t *caps, size_t count, uint32_t *ranges, size_t k,
                           uint32_t *out);
+
 /* In v sorted by start: the index of the first span starting at or after start (v->count if
  * none). */
 size_t span_vec_first_from(const span_vec_t *v, uint32_t start);

@@ -400,6 +400,7 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, const char
     if (bitmap != NULL && bitmap_count(bitmap) > 128)
         bitmap = NULL;   /* a lookahead's first bytes ("(?=[^,]{1,60},)"): no skipping at all */
     int caseless = (opts & PCRE2_CASELESS) != 0;
+    uint8_t start_bytes[32];   /* the bytes a match can start with (prefilter.h) */
     int prev = prefilter_prev_bytes(text, len, caseless, 0, &rule->prev);
     prev |= prefilter_prev_bytes(text, len, caseless, 1, &rule->prev_word);
     if (bitmap != NULL) {
@@ -407,11 +408,11 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, const char
          * copy only where few places qualify (a line start, a sentence start) */
         if (!prev || !prev_is_narrow(&rule->prev_word))
             return;
-        memcpy(rule->start_bytes, bitmap, sizeof(rule->start_bytes));
+        memcpy(start_bytes, bitmap, sizeof(start_bytes));
     } else {
-        int first = prefilter_first_bytes(text, len, caseless, rule->start_bytes);
+        int first = prefilter_first_bytes(text, len, caseless, start_bytes);
         if (!first)
-            memset(rule->start_bytes, 0xFF, sizeof(rule->start_bytes));
+            memset(start_bytes, 0xFF, sizeof(start_bytes));
         if (!first && !prev)
             return;
     }
@@ -424,9 +425,9 @@ static void add_prefilter(rule_t *rule, const char *text, size_t len, const char
                                    opts | PCRE2_ANCHORED | PCRE2_NO_START_OPTIMIZE, &err, &off, NULL);
     if (rule->anchored) {
         rule->anchored_jit = pcre2_jit_compile(rule->anchored, PCRE2_JIT_COMPLETE) == 0;
-        rule->at_capitals = rules_starts_at_capitals(rule->start_bytes);
+        rule->at_capitals = rules_starts_at_capitals(start_bytes);
         for (unsigned b = 0; b < 256; b++)
-            rule->start_table[b] = (uint8_t)prefilter_has(rule->start_bytes, (unsigned char)b);
+            rule->start_table[b] = (uint8_t)prefilter_has(start_bytes, (unsigned char)b);
     }
 }
 

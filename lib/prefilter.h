@@ -42,7 +42,6 @@ typedef struct prefilter_prev {
 int prefilter_prev_bytes(const char *pattern, size_t len, int caseless, int word_first,
                          prefilter_prev_t *prev);
 
-
 /* A set of strings, one of which every match of a pattern contains (prefilter_required_set). */
 #define PREFILTER_SET_MAX 256
 #define PREFILTER_SET_LEN 24

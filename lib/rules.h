@@ -41,10 +41,10 @@ typedef struct rule {
     int speaker_previous;
     pcre2_code *code;            /* patterns only */
     int jit;                     /* JIT compilation succeeded */
-    pcre2_code *anchored;        /* the pattern compiled anchored, when start_bytes is used */
+    pcre2_code *anchored;        /* the pattern compiled anchored, tried where start_table and
+                                  * prev allow a match to start */
     int anchored_jit;
-    uint8_t start_bytes[32];     /* bytes a match can start with (prefilter.h) */
-    uint8_t start_table[256];    /* the same, one byte per value: quicker to scan a text with */
+    uint8_t start_table[256];    /* per byte value, 1 when a match can start with it */
     prefilter_prev_t prev;       /* what can come right before a match */
     prefilter_prev_t prev_word;  /* the same where the match starts with an ASCII word char */
     int gate_bit;                /* bit in the gate's masks (gate.h), -1: the rule has no words */
