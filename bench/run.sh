@@ -5,7 +5,9 @@
 #
 # 1. build/bench/synth/{10k,100k,1m}: the default rule set plus a synthetic gazetteer of that many
 #    extra ORG entries (made-up three-word names), for the rule-scaling figures;
-# 2. nerd_bench: engine alone, one thread: MB/s, per stage, size scaling, rule scaling, load time;
+# 2. nerd_bench: engine alone, one thread: MB/s, per stage, the reference pass (one PCRE2 JIT
+#    search for capitalised words, the yardstick of the speed target), size scaling, rule
+#    scaling, load time;
 # 3. `nerd extract --jsonl` over the corpus, start-up included (the figure issue 5 counts);
 # 4. daemon_bench.py: the daemon end to end on loopback (throughput by threads, latency, RSS),
 #    and its rate per thread against the engine's, measured right before.
