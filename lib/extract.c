@@ -295,16 +295,18 @@ static size_t skip_to_start_byte(const rule_t *rule, const unsigned char *shadow
  * pass over the shadow makes it; after that, the entities masked into the shadow (capital bytes
  * all: their type byte and the filler) are merged in, which costs far less than a new pass. */
 
-/* Room for n offsets in w->caps[buf]; 0 or NERD_ENOMEM. */
-static int caps_reserve(nerd_worker_t *w, int buf, size_t n)
+/* Room for n offsets in the worker array *items of *cap, which at least doubles when it grows
+ * (it is kept for the next documents); 0 or NERD_ENOMEM. */
+static int reserve_offsets(uint32_t **items, size_t *cap, size_t n)
 {
-    if (n <= w->caps_cap[buf])
+    if (n <= *cap)
         return 0;
-    uint32_t *grown = realloc(w->caps[buf], n * sizeof(uint32_t));
+    size_t want = n > 2 * *cap ? n : 2 * *cap;
+    uint32_t *grown = realloc(*items, want * sizeof(uint32_t));
     if (grown == NULL)
         return NERD_ENOMEM;
-    w->caps[buf] = grown;
-    w->caps_cap[buf] = n;
+    *items = grown;
+    *cap = want;
     return 0;
 }
 
@@ -315,7 +317,8 @@ static int caps_build(doc_t *d)
     size_t n = 0;
     for (size_t i = 0; i < d->len; i++)
         n += (size_t)rules_capital_byte(shadow[i]);
-    if (caps_reserve(w, d->caps_buf, n + 1) != 0)   /* one spare slot for the fill below */
+    /* one spare slot for the fill below */
+    if (reserve_offsets(&w->caps[d->caps_buf], &w->caps_cap[d->caps_buf], n + 1) != 0)
         return NERD_ENOMEM;
     /* without a branch: every offset is written, and kept when it holds a capital */
     uint32_t *out = w->caps[d->caps_buf];
@@ -366,7 +369,7 @@ static int caps_merge_masked(doc_t *d)
     for (size_t r = 0; r < d->masked_count; r++)
         bound += w->masked[2 * r + 1] - w->masked[2 * r];
     int next = !d->caps_buf;
-    if (caps_reserve(w, next, bound + 1) != 0)
+    if (reserve_offsets(&w->caps[next], &w->caps_cap[next], bound + 1) != 0)
         return NERD_ENOMEM;
     d->cap_count = extract_caps_merge(d->caps, d->cap_count, w->masked, d->masked_count,
                                       w->caps[next]);
@@ -390,15 +393,9 @@ static void caps_note_masked(doc_t *d, uint32_t start, uint32_t end)
     if (d->caps == NULL)
         return;   /* not made yet: the first pass will see the masked shadow */
     nerd_worker_t *w = d->worker;
-    if (2 * (d->masked_count + 1) > w->masked_cap) {
-        size_t cap = w->masked_cap ? 2 * w->masked_cap : 64;
-        uint32_t *grown = realloc(w->masked, cap * sizeof(uint32_t));
-        if (grown == NULL) {
-            d->caps = NULL;   /* without memory for the note, make the list again */
-            return;
-        }
-        w->masked = grown;
-        w->masked_cap = cap;
+    if (reserve_offsets(&w->masked, &w->masked_cap, 2 * (d->masked_count + 1)) != 0) {
+        d->caps = NULL;   /* without memory for the note, make the list again */
+        return;
     }
     w->masked[2 * d->masked_count] = start;
     w->masked[2 * d->masked_count + 1] = end;

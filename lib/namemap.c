@@ -44,24 +44,21 @@ const name_entry_t *name_map_get(const name_map_t *m, const char *key, size_t le
     return e->key ? e : NULL;
 }
 
-/* The entry for key, claimed when new; NULL when the map is full. */
-static name_entry_t *map_claim(name_map_t *m, const char *key, size_t len)
+/* Claims the empty slot e for key; 0 when the map is full (it stays at most half full). */
+static int map_claim(name_map_t *m, name_entry_t *e, const char *key, size_t len)
 {
-    name_entry_t *e = map_slot(m, key, len);
-    if (e->key == NULL) {
-        if ((m->used + 1) * 2 > m->cap)
-            return NULL;
-        m->used++;
-        e->key = key;
-        e->key_len = (uint32_t)len;
-    }
-    return e;
+    if ((m->used + 1) * 2 > m->cap)
+        return 0;
+    m->used++;
+    e->key = key;
+    e->key_len = (uint32_t)len;
+    return 1;
 }
 
 void name_map_put(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen)
 {
-    name_entry_t *e = map_claim(m, key, len);
-    if (e == NULL)
+    name_entry_t *e = map_slot(m, key, len);
+    if (e->key == NULL && !map_claim(m, e, key, len))
         return;
     e->canonical = canon;
     e->canonical_len = (uint32_t)clen;
@@ -70,11 +67,9 @@ void name_map_put(name_map_t *m, const char *key, size_t len, const char *canon,
 void name_map_add_at(name_map_t *m, const char *key, size_t len, const char *canon, size_t clen,
                      uint32_t pos)
 {
-    if (name_map_get(m, key, len) != NULL)
-        return;
-    name_entry_t *e = map_claim(m, key, len);
-    if (e == NULL)
-        return;
+    name_entry_t *e = map_slot(m, key, len);
+    if (e->key != NULL || !map_claim(m, e, key, len))
+        return;   /* the first name of a key keeps it */
     e->canonical = canon;
     e->canonical_len = (uint32_t)clen;
     e->pos = pos;

@@ -19,7 +19,7 @@ typedef struct name_entry {
     uint32_t key_len;
     const char *canonical;
     uint32_t canonical_len;
-    uint32_t pos;                /* where the caller saw the name (name_map_put_at()), else 0 */
+    uint32_t pos;                /* where the caller saw the name (name_map_add_at()), else 0 */
 } name_entry_t;
 
 typedef struct name_map {
